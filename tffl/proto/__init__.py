@@ -1,0 +1,1 @@
+"""Protocol buffers of tffl: types, computations and the executor service."""
