@@ -15,7 +15,9 @@ def main(argv):
     threshold = tffl.FederatedType(np.float32, tffl.SERVER)
     print("client readings:", readings)
     print("server threshold:", threshold)
-    print("a round's parameter:", tffl.StructType([("readings", readings), ("threshold", threshold)]))
+    print(
+        "a round's parameter:", tffl.StructType([("readings", readings), ("threshold", threshold)])
+    )
 
 
 if __name__ == "__main__":

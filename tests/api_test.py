@@ -16,8 +16,27 @@ def test_top_level_all_is_pinned():
             "TensorType",
             "Type",
             "TypeMismatchError",
+            "federated_aggregate",
+            "federated_broadcast",
+            "federated_computation",
+            "federated_eval",
+            "federated_map",
+            "federated_mean",
+            "federated_secure_modular_sum",
+            "federated_secure_sum_bitwidth",
+            "federated_select",
+            "federated_sum",
+            "federated_value",
+            "federated_zip",
+            "framework",
             "infer_type",
+            "sequence_map",
+            "sequence_reduce",
+            "sequence_sum",
+            "tensorflow",
+            "tf_computation",
             "to_type",
+            "types",
         ]
     )
 
@@ -46,6 +65,6 @@ def test_types_all_is_pinned():
 
 
 def test_every_name_in_all_exists():
-    for module in (tffl, tffl.types):
+    for module in (tffl, tffl.types, tffl.framework, tffl.tensorflow):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

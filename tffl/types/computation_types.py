@@ -12,12 +12,19 @@ from __future__ import annotations
 import abc
 import collections
 import dataclasses
-from typing import Any, Iterable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any
+from typing import Iterable
+from typing import Iterator
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+from typing import Union
 
 import numpy as np
 import tensorflow as tf
 
-from tffl.types import placements, type_errors
+from tffl.types import placements
+from tffl.types import type_errors
 
 # Python scalar types map to the 32-bit dtypes, as in TFF.
 _PYTHON_DTYPES = {
@@ -70,6 +77,10 @@ class Type(abc.ABC):
     def _set(self, **fields):
         for name, value in fields.items():
             object.__setattr__(self, name, value)
+
+    def __setstate__(self, state):
+        # copy, deepcopy and pickle restore slots with setattr, which is refused above.
+        self._set(**state[1])
 
     @abc.abstractmethod
     def _key(self) -> tuple:
@@ -202,7 +213,10 @@ class StructType(Type):
                 name, value = None, element
             if name == "":
                 name = None
-            normalized.append((name, to_type(value)))
+            value = to_type(value)
+            if value is None:
+                raise TypeError(f"StructType element {len(normalized)}: expected a type, got None")
+            normalized.append((name, value))
         names = [n for n, _ in normalized if n is not None]
         if len(set(names)) != len(names):
             raise ValueError(f"StructType: element names must be unique, got {names}")
@@ -285,7 +299,9 @@ class SequenceType(Type):
 
     def __init__(self, element: Any):
         element = to_type(element)
-        if _contains(element, (FederatedType, FunctionType, SequenceType, PlacementType)):
+        if element is None or _contains(
+            element, (FederatedType, FunctionType, SequenceType, PlacementType)
+        ):
             raise TypeError(
                 f"SequenceType element: expected tensors or structs of tensors, got {element}"
             )
@@ -320,6 +336,8 @@ class FunctionType(Type):
     __slots__ = ("_parameter", "_result")
 
     def __init__(self, parameter: Any, result: Any):
+        if result is None:
+            raise TypeError("FunctionType result: expected a type, got None")
         self._set(_parameter=to_type(parameter), _result=to_type(result))
 
     @property
@@ -571,7 +589,7 @@ def to_type(spec: Any) -> Optional[Type]:
         return StructType([(n, getattr(spec, n)) for n in names], container=type(spec))
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
         # A lone ('name', type) pair is a one-element named struct.
-        return StructType([spec], container=tuple)
+        return StructType([spec])
     if isinstance(spec, (list, tuple)):
         has_names = any(
             isinstance(e, tuple)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Any, List, Optional
+from typing import Any
+from typing import List
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -111,7 +113,9 @@ def elements_of(value: Any, struct_type: computation_types.StructType) -> List[A
         return [value[n] for n in names]
     record_names = _record_field_names(value)
     if record_names is not None:
-        if any(n is not None for n in names) and list(record_names) != list(names):
+        if len(record_names) != len(names) or (
+            any(n is not None for n in names) and list(record_names) != list(names)
+        ):
             raise TypeError(
                 f"expected a value of type {struct_type}, got {type(value).__name__} "
                 f"with fields {list(record_names)}"
@@ -145,6 +149,10 @@ def to_container(elements: List[Any], struct_type: computation_types.StructType)
     """
     container = struct_type.container
     names = struct_type.names()
+    if len(elements) != len(names):
+        raise TypeError(
+            f"to_container: expected {len(names)} elements for {struct_type}, got {len(elements)}"
+        )
     if container is None:
         if names and all(n is not None for n in names):
             return collections.OrderedDict(zip(names, elements))

@@ -18,7 +18,8 @@ from typing import Optional
 import tensorflow as tf
 
 from tffl.proto import computation_pb2
-from tffl.types import computation_types, placements
+from tffl.types import computation_types
+from tffl.types import placements
 
 _Kind = computation_pb2.Container.Kind
 

@@ -1,0 +1,1 @@
+"""The compiler (layer 2): the IR, the intrinsic table and transformations."""
