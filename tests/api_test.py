@@ -16,6 +16,7 @@ def test_top_level_all_is_pinned():
             "TensorType",
             "Type",
             "TypeMismatchError",
+            "backends",
             "federated_aggregate",
             "federated_broadcast",
             "federated_computation",

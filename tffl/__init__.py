@@ -9,9 +9,11 @@ import os as _os
 # TensorFlow prints CUDA-stub lines at import on machines without a GPU.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
 from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
+import tffl.backends.local  # noqa: E402, F401 (loads the default context)
 from tffl.core.federated_computation import federated_computation  # noqa: E402
 from tffl.core.intrinsics import federated_aggregate  # noqa: E402
 from tffl.core.intrinsics import federated_broadcast  # noqa: E402
@@ -42,6 +44,9 @@ from tffl.types import to_type  # noqa: E402
 
 __version__ = "0.1.0"
 
+# Calling a computation runs it in this process unless another context is set.
+backends.local.set_context()
+
 __all__ = [
     "CLIENTS",
     "FederatedType",
@@ -52,6 +57,7 @@ __all__ = [
     "TensorType",
     "Type",
     "TypeMismatchError",
+    "backends",
     "federated_aggregate",
     "federated_broadcast",
     "federated_computation",

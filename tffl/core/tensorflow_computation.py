@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import hashlib
 from typing import Any
 from typing import Callable
 from typing import List
@@ -217,11 +218,33 @@ def _referenced_functions(nodes, library_names) -> List[str]:
     return [name for name in found if name in library_names]
 
 
-def _canonicalize_function_names(graph_def) -> None:
-    """Renames and orders library functions by first use, so equal sources give equal bytes.
+def _rename_functions(graph_def, mapping) -> None:
+    def rename(nodes):
+        for node in nodes:
+            node.op = mapping.get(node.op, node.op)
+            for attr in node.attr.values():
+                if attr.HasField("func") and attr.func.name in mapping:
+                    attr.func.name = mapping[attr.func.name]
+                for fn in attr.list.func:
+                    fn.name = mapping.get(fn.name, fn.name)
 
-    TensorFlow names traced functions with a process-wide counter; two traces of one
-    source differ only in those names and in the library's order.
+    rename(graph_def.node)
+    for function in graph_def.library.function:
+        function.signature.name = mapping[function.signature.name]
+        rename(function.node_def)
+    for gradient in graph_def.library.gradient:
+        gradient.function_name = mapping.get(gradient.function_name, gradient.function_name)
+        gradient.gradient_func = mapping.get(gradient.gradient_func, gradient.gradient_func)
+
+
+def _canonicalize_function_names(graph_def) -> None:
+    """Names and orders library functions by content, so equal sources give equal bytes.
+
+    TensorFlow names traced functions with a process-wide counter, so two traces of
+    one source differ in those names and in the library's order. Functions are
+    ordered by first use, then named after a digest of the whole graph: equal
+    graphs get equal names, and different graphs never clash when imported into
+    the one function library of an eager context.
     """
     functions = {f.signature.name: f for f in graph_def.library.function}
     if not functions:
@@ -235,28 +258,15 @@ def _canonicalize_function_names(graph_def) -> None:
         order.append(name)
         queue.extend(_referenced_functions(functions[name].node_def, functions))
     order.extend(sorted(set(functions) - set(order)))
-    mapping = {name: f"tffl_fn_{i}" for i, name in enumerate(order)}
-
-    def rename(nodes):
-        for node in nodes:
-            node.op = mapping.get(node.op, node.op)
-            for attr in node.attr.values():
-                if attr.HasField("func") and attr.func.name in mapping:
-                    attr.func.name = mapping[attr.func.name]
-                for fn in attr.list.func:
-                    fn.name = mapping.get(fn.name, fn.name)
-
-    rename(graph_def.node)
-    reordered = [functions[name] for name in order]
-    for function in reordered:
-        function.signature.name = mapping[function.signature.name]
-        rename(function.node_def)
-    copies = [type(f).FromString(f.SerializeToString()) for f in reordered]
+    copies = [type(functions[n]).FromString(functions[n].SerializeToString()) for n in order]
     del graph_def.library.function[:]
     graph_def.library.function.extend(copies)
-    for gradient in graph_def.library.gradient:
-        gradient.function_name = mapping.get(gradient.function_name, gradient.function_name)
-        gradient.gradient_func = mapping.get(gradient.gradient_func, gradient.gradient_func)
+    positional = {name: f"tffl_fn_{i}" for i, name in enumerate(order)}
+    _rename_functions(graph_def, positional)
+    digest = hashlib.sha256(graph_def.SerializeToString(deterministic=True)).hexdigest()[:16]
+    _rename_functions(
+        graph_def, {f"tffl_fn_{i}": f"tffl_fn_{digest}_{i}" for i in range(len(order))}
+    )
 
 
 def trace(

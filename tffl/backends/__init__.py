@@ -1,0 +1,1 @@
+"""Backends (layer 5): execution contexts that run computations on executor stacks."""

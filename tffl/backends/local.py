@@ -1,0 +1,41 @@
+"""The local backend: runs computations in this process (the default context).
+
+>>> import tffl
+>>> tffl.backends.local.set_context(num_clients=3)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from tffl.backends import execution_context
+from tffl.core import context_stack
+from tffl.executors import executor_stacks
+
+
+def create_context(
+    num_clients: Optional[int] = None,
+    max_concurrency: Optional[int] = None,
+    asynchronous: bool = False,
+) -> context_stack.Context:
+    """A local execution context.
+
+    Args:
+      num_clients: clients to use when the arguments do not say (for a computation
+        whose CLIENTS values all come from broadcasts, evals or federated_value).
+      max_concurrency: how many clients' work may run at once (default: CPU cores).
+      asynchronous: return coroutines to `await` instead of results.
+    """
+    factory = executor_stacks.LocalExecutorFactory(max_concurrency)
+    if asynchronous:
+        return execution_context.AsyncExecutionContext(factory, num_clients)
+    return execution_context.ExecutionContext(factory, num_clients)
+
+
+def set_context(
+    num_clients: Optional[int] = None,
+    max_concurrency: Optional[int] = None,
+    asynchronous: bool = False,
+) -> None:
+    """Makes a local context (see `create_context`) the default one."""
+    context_stack.set_default_context(create_context(num_clients, max_concurrency, asynchronous))

@@ -1,0 +1,1 @@
+"""Executors (layer 4): one small async interface and the stack that runs computations."""

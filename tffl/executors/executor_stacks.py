@@ -1,0 +1,53 @@
+"""Factories for executor stacks.
+
+The local stack, from the top: a reference-resolving executor over a federating
+executor, whose server and clients are each a reference-resolving executor over
+a TensorFlow executor. All TensorFlow executors share one thread pool (the bound
+on concurrent client work) and the process-wide compiled-function cache.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from typing import Optional
+
+from tffl.executors import executor_base
+from tffl.executors import federating_executor
+from tffl.executors import reference_resolving_executor
+from tffl.executors import tensorflow_executor
+
+
+class LocalExecutorFactory:
+    """Builds a fresh local executor stack for each invocation.
+
+    Args:
+      max_concurrency: how many clients' TensorFlow work may run at once
+        (default: the number of CPU cores).
+    """
+
+    def __init__(self, max_concurrency: Optional[int] = None):
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency: expected a positive int, got {max_concurrency}")
+        self.max_concurrency = max_concurrency or os.cpu_count() or 1
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.max_concurrency, thread_name_prefix="tffl-client"
+        )
+
+    def _leaf(self, index: Optional[int] = None) -> executor_base.Executor:
+        del index
+        return reference_resolving_executor.ReferenceResolvingExecutor(
+            tensorflow_executor.TensorFlowExecutor(self._pool)
+        )
+
+    def create(self, num_clients: Optional[int]) -> executor_base.Executor:
+        federating = federating_executor.FederatingExecutor(
+            server=self._leaf(),
+            client_factory=self._leaf,
+            num_clients=num_clients,
+            max_concurrency=self.max_concurrency,
+        )
+        return reference_resolving_executor.ReferenceResolvingExecutor(federating)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
