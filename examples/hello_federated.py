@@ -1,4 +1,4 @@
-"""A first federated program: type signatures and results of two small computations.
+"""A first federated program: type signatures and results of three small computations.
 
 Run: `make run` or `python examples/hello_federated.py --num_clients=5`.
 """

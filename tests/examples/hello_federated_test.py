@@ -39,5 +39,6 @@ class TestHelloFederated:
 
     def test_help_lists_the_flag_when_asked(self):
         done = _run("--helpfull")
-        assert done.returncode == 0, done.stderr
-        assert "--num_clients" in done.stdout
+        # absl prints the help and exits with status 1 by design.
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "--num_clients: Clients the broadcast reaches." in done.stdout
