@@ -90,8 +90,6 @@ def _flatten_result(value: Any) -> Tuple[computation_types.Type, List[tf.Tensor]
         return computation_types.SequenceType(element), [tf.data.experimental.to_variant(value)]
     if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic, int, float, bool, str)):
         tensor = tf.convert_to_tensor(value)
-        if tensor.dtype == tf.int64 and isinstance(value, int) and not isinstance(value, bool):
-            tensor = tf.cast(tensor, tf.int32) if -(2**31) <= value < 2**31 else tensor
         return computation_types.TensorType(tensor.dtype, tensor.shape), [tensor]
     if value is None:
         raise TracingError("tf_computation: the function returned None; return a value")

@@ -27,7 +27,7 @@ from tffl.types import placements
 from tffl.types import type_errors
 
 # Python scalar types map to the 32-bit dtypes, as in TFF.
-_PYTHON_DTYPES = {
+PYTHON_DTYPES = {
     bool: tf.bool,
     int: tf.int32,
     float: tf.float32,
@@ -42,8 +42,8 @@ def _as_dtype(spec: Any) -> Optional[tf.DType]:
     """Returns the `tf.DType` that `spec` names, or None if it names none."""
     if isinstance(spec, tf.DType):
         return spec
-    if isinstance(spec, type) and spec in _PYTHON_DTYPES:
-        return _PYTHON_DTYPES[spec]
+    if isinstance(spec, type) and spec in PYTHON_DTYPES:
+        return PYTHON_DTYPES[spec]
     if isinstance(spec, (np.dtype, str)) or (
         isinstance(spec, type) and issubclass(spec, np.generic)
     ):

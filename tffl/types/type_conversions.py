@@ -13,14 +13,6 @@ import tensorflow as tf
 
 from tffl.types import computation_types
 
-_PYTHON_SCALARS = {
-    bool: tf.bool,
-    int: tf.int32,
-    float: tf.float32,
-    str: tf.string,
-    bytes: tf.string,
-}
-
 
 def infer_type(value: Any) -> Optional[computation_types.Type]:
     """Infers the tffl type of a value.
@@ -47,8 +39,8 @@ def infer_type(value: Any) -> Optional[computation_types.Type]:
         if not -(2**31) <= value < 2**31:
             return computation_types.TensorType(tf.int64)
         return computation_types.TensorType(tf.int32)
-    if type(value) in _PYTHON_SCALARS:
-        return computation_types.TensorType(_PYTHON_SCALARS[type(value)])
+    if type(value) in computation_types.PYTHON_DTYPES:
+        return computation_types.TensorType(computation_types.PYTHON_DTYPES[type(value)])
     if isinstance(value, (np.ndarray, np.generic)):
         if value.dtype == object or value.dtype.kind in ("U", "S"):
             return computation_types.TensorType(tf.string, np.shape(value))
