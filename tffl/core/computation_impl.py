@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from typing import Callable
 from typing import Dict
@@ -95,3 +96,33 @@ class PolymorphicComputation:
 
     def __repr__(self) -> str:
         return f"<tffl polymorphic computation {self._name}>"
+
+
+Tracer = Callable[[Callable, Optional[computation_types.Type], str], bb.BuildingBlock]
+
+
+def _computation_for(fn: Callable, types: tuple, trace: Tracer):
+    name = getattr(fn, "__name__", "computation")
+    if name == "<lambda>":
+        name = "lambda"
+
+    def concretize(parameter_type):
+        return ConcreteComputation(trace(fn, parameter_type, name), name)
+
+    names, varargs = parameter_binding.positional_parameter_names(fn)
+    if types or (not names and not varargs):
+        computation = concretize(parameter_binding.parameter_type_for(fn, types))
+        functools.update_wrapper(computation, fn, updated=())
+        return computation
+    return PolymorphicComputation(fn, concretize, name)
+
+
+def decorator(args: tuple, trace: Tracer):
+    """The three decorator forms shared by tf_computation and federated_computation.
+
+    `@deco(type, ...)`, bare `@deco` (polymorphic unless the function takes no
+    parameters) and the call `deco(fn, type, ...)`.
+    """
+    if args and callable(args[0]) and not isinstance(args[0], type):
+        return _computation_for(args[0], args[1:], trace)
+    return lambda fn: _computation_for(fn, args, trace)

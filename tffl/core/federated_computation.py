@@ -9,7 +9,6 @@ they may capture its Values (`lambda b: batch_loss(model, b)`).
 
 from __future__ import annotations
 
-import functools
 from typing import Callable
 from typing import Optional
 
@@ -55,20 +54,6 @@ def trace(fn: Callable, parameter_type: Optional[computation_types.Type], name: 
     return lambda_block
 
 
-def _make(fn: Callable, types: tuple):
-    name = getattr(fn, "__name__", "federated_computation")
-
-    def concretize(parameter_type):
-        return computation_impl.ConcreteComputation(trace(fn, parameter_type, name), name)
-
-    names, varargs = parameter_binding.positional_parameter_names(fn)
-    if types or (not names and not varargs):
-        computation = concretize(parameter_binding.parameter_type_for(fn, types))
-        functools.update_wrapper(computation, fn, updated=())
-        return computation
-    return computation_impl.PolymorphicComputation(fn, concretize, name)
-
-
 def federated_computation(*args):
     """Decorates a Python function of federated values as a tffl computation.
 
@@ -82,6 +67,4 @@ def federated_computation(*args):
     >>> str(mean.type_signature)
     '({float32}@CLIENTS -> float32@SERVER)'
     """
-    if args and callable(args[0]) and not isinstance(args[0], type):
-        return _make(args[0], args[1:])
-    return lambda fn: _make(fn, args)
+    return computation_impl.decorator(args, trace)

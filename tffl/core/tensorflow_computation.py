@@ -11,8 +11,6 @@ because the graph must run unchanged on a worker in another process.
 
 from __future__ import annotations
 
-import collections
-import functools
 import hashlib
 from typing import Any
 from typing import Callable
@@ -93,30 +91,18 @@ def _flatten_result(value: Any) -> Tuple[computation_types.Type, List[tf.Tensor]
         return computation_types.TensorType(tensor.dtype, tensor.shape), [tensor]
     if value is None:
         raise TracingError("tf_computation: the function returned None; return a value")
-    names = _container_names(value)
+    if not type_conversions.is_container(value):
+        raise TracingError(
+            f"tf_computation: expected the function to return tensors, datasets or "
+            f"containers of them, got {value!r} of type {type(value).__name__}"
+        )
     flat: List[tf.Tensor] = []
     elements = []
-    for index, name in enumerate(names):
-        element_type, element_flat = _flatten_result(_select_element(value, index))
+    for name, element in type_conversions.container_items(value):
+        element_type, element_flat = _flatten_result(element)
         elements.append((name, element_type))
         flat.extend(element_flat)
     return computation_types.StructType(elements, container=type(value)), flat
-
-
-def _container_names(value) -> List[Optional[str]]:
-    if computation_types.is_named_tuple_class(type(value)):
-        return list(value._fields)
-    if isinstance(value, collections.abc.Mapping):
-        return list(value)
-    fields = computation_types.container_field_names(type(value))
-    if fields is not None:
-        return list(fields)
-    if isinstance(value, (list, tuple)):
-        return [None] * len(value)
-    raise TracingError(
-        f"tf_computation: expected the function to return tensors, datasets or "
-        f"containers of them, got {value!r} of type {type(value).__name__}"
-    )
 
 
 def _binding(type_spec, names) -> computation_pb2.TensorFlowBinding:
@@ -319,29 +305,7 @@ def _autographed(fn: Callable) -> Callable:
 
 
 def _select_element(value, index):
-    if isinstance(value, collections.abc.Mapping):
-        return list(value.values())[index]
-    if computation_types.container_field_names(type(value)) is not None and not isinstance(
-        value, tuple
-    ):
-        return getattr(value, computation_types.container_field_names(type(value))[index])
-    return value[index]
-
-
-def _make(fn: Callable, types: tuple):
-    name = getattr(fn, "__name__", "tf_computation")
-    if name == "<lambda>":
-        name = "lambda"
-
-    def concretize(parameter_type):
-        return computation_impl.ConcreteComputation(trace(fn, parameter_type, name), name)
-
-    names, varargs = parameter_binding.positional_parameter_names(fn)
-    if types or (not names and not varargs):
-        computation = concretize(parameter_binding.parameter_type_for(fn, types))
-        functools.update_wrapper(computation, fn, updated=())
-        return computation
-    return computation_impl.PolymorphicComputation(fn, concretize, name)
+    return type_conversions.container_items(value)[index][1]
 
 
 def tf_computation(*args):
@@ -357,6 +321,4 @@ def tf_computation(*args):
     >>> str(to_celsius.type_signature)
     '(float32 -> float32)'
     """
-    if args and callable(args[0]) and not isinstance(args[0], type):
-        return _make(args[0], args[1:])
-    return lambda fn: _make(fn, args)
+    return computation_impl.decorator(args, trace)

@@ -8,7 +8,6 @@ those locals, whose single-use locals are then inlined.
 
 from __future__ import annotations
 
-import collections
 from typing import Any
 from typing import List
 from typing import Optional
@@ -208,12 +207,10 @@ def to_building_block(
         )
     if isinstance(value, (np.ndarray, np.generic, int, float, bool, str, bytes, tf.Tensor)):
         return _literal(value, expected)
-    if (
-        isinstance(value, (list, tuple, collections.abc.Mapping))
-        or computation_types.container_field_names(type(value)) is not None
-    ):
-        names = _names_of(value)
-        values = _values_of(value)
+    if type_conversions.is_container(value):
+        items = type_conversions.container_items(value)
+        names = [name for name, _ in items]
+        values = [element for _, element in items]
         expected_elements = [None] * len(values)
         if isinstance(expected, computation_types.StructType) and len(expected) == len(values):
             expected_elements = list(expected)
@@ -228,26 +225,6 @@ def to_building_block(
         f"expected a tffl value, computation, function, container or constant, got "
         f"{value!r} of type {type(value).__name__}"
     )
-
-
-def _names_of(value) -> List[Optional[str]]:
-    if computation_types.is_named_tuple_class(type(value)):
-        return list(value._fields)
-    if isinstance(value, collections.abc.Mapping):
-        return list(value)
-    fields = computation_types.container_field_names(type(value))
-    if fields is not None:
-        return list(fields)
-    return [None] * len(value)
-
-
-def _values_of(value) -> List[Any]:
-    if isinstance(value, collections.abc.Mapping):
-        return list(value.values())
-    fields = computation_types.container_field_names(type(value))
-    if fields is not None and not isinstance(value, tuple):
-        return [getattr(value, f) for f in fields]
-    return list(value)
 
 
 def to_value(value: Any, expected: Optional[computation_types.Type] = None) -> Value:

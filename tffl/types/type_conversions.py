@@ -156,3 +156,28 @@ def to_container(elements: List[Any], struct_type: computation_types.StructType)
     if computation_types.container_field_names(container) is not None:
         return container(**dict(zip(names, elements)))
     return container(elements)
+
+
+def is_container(value: Any) -> bool:
+    """Whether `value` is a list, tuple, mapping, namedtuple, attrs or dataclass instance."""
+    return isinstance(value, (list, tuple, collections.abc.Mapping)) or (
+        _record_field_names(value) is not None
+    )
+
+
+def container_items(value: Any) -> List[tuple]:
+    """The (name or None, element) pairs of a Python container, in order.
+
+    Raises:
+      TypeError: if `value` is not a container.
+    """
+    if computation_types.is_named_tuple_class(type(value)):
+        return list(zip(value._fields, value))
+    if isinstance(value, collections.abc.Mapping):
+        return list(value.items())
+    names = _record_field_names(value)
+    if names is not None:
+        return [(n, getattr(value, n)) for n in names]
+    if isinstance(value, (list, tuple)):
+        return [(None, v) for v in value]
+    raise TypeError(f"expected a container, got {value!r} of type {type(value).__name__}")
