@@ -934,7 +934,6 @@ class TestIsAssignableFrom:
                 [
                     _struct([("a", _tensor(np.float32, [3]))]),
                     _struct([("a", _tensor(np.float32, [None]))]),
-                    _struct([_tensor(np.float32, [None])]),
                     _struct([_tensor(np.float32, None)]),
                 ],
                 id="struct",
@@ -1001,8 +1000,8 @@ class TestIsAssignableFrom:
             pytest.param(
                 _struct([("a", np.int32), ("b", np.float32)]),
                 _struct([np.int32, np.float32]),
-                False,
-                id="named_refuses_unnamed",
+                True,
+                id="named_accepts_unnamed_by_position",
             ),
             pytest.param(
                 _struct([("a", np.int32), ("b", np.float32)]),
@@ -1104,7 +1103,12 @@ class TestIsAssignableFrom:
                 True,
                 id="containers_differ",
             ),
-            pytest.param(_struct([("a", np.int32)]), _struct([np.int32]), False, id="names_differ"),
+            pytest.param(
+                _struct([("a", np.int32)]), _struct([np.int32]), True, id="named_and_unnamed"
+            ),
+            pytest.param(
+                _struct([("a", np.int32)]), _struct([("b", np.int32)]), False, id="names_differ"
+            ),
         ],
     )
     def test_is_equivalent_to(self, first, second, expected):

@@ -380,6 +380,13 @@ class Literal(BuildingBlock):
             raise type_errors.TypeMismatchError("a tensor type", type_signature, "literal")
         if type_signature.dtype != tf.string:
             array = array.astype(type_signature.dtype.as_numpy_dtype)
+        else:
+            # Held as TensorFlow holds strings (bytes objects), so a literal prints the
+            # same before and after a trip through its proto.
+            array = np.array(
+                [s.encode() if isinstance(s, str) else s for s in array.reshape(-1)],
+                dtype=object,
+            ).reshape(array.shape)
         if (
             type_signature.shape is None
             or len(type_signature.shape) != array.ndim

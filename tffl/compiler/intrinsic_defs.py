@@ -118,6 +118,8 @@ def _weighted_mean_check(bindings):
 
 def _secure_check(label: str) -> Check:
     def check(bindings):
+        if isinstance(bindings[label], computation_types.FederatedType):
+            return f"{label} must be a non-federated constant, got {bindings[label]}"
         if not _all_tensors(bindings["T"], lambda t: t.dtype.is_integer):
             return f"T must be integer tensors, got {bindings['T']}"
         if not _all_tensors(bindings[label], lambda t: t.dtype.is_integer and t.shape == ()):
@@ -323,7 +325,7 @@ def result_type(
     """
     if definition.variadic is not None:
         return _variadic_result(definition, argument_type)
-    bindings: type_analysis.Bindings = {}
+    bindings = type_analysis.Bindings()
     parameter = definition.signature.parameter
     if definition.parameter_names:
         if not isinstance(argument_type, computation_types.StructType) or len(argument_type) != len(

@@ -6,6 +6,7 @@ import collections
 from typing import Callable
 from typing import Dict
 from typing import Optional
+from typing import Set
 from typing import Tuple
 
 from tffl.compiler import building_blocks as bb
@@ -81,10 +82,40 @@ def count_free_references(node: bb.BuildingBlock) -> Dict[str, Tuple[int, bool]]
     return {name: (count, under) for name, (count, under) in counts.items()}
 
 
+def _binders_at_uses(node: bb.BuildingBlock, name: str) -> Set[str]:
+    """The names bound (by Lambdas and Blocks inside `node`) where `name` is used free."""
+    found: Set[str] = set()
+
+    def visit(current: bb.BuildingBlock, binders: frozenset):
+        if isinstance(current, bb.Reference):
+            if current.name == name and name not in binders:
+                found.update(binders)
+            return
+        if isinstance(current, bb.Block):
+            inner = binders
+            for local_name, value in current.locals:
+                visit(value, inner)
+                inner = inner | {local_name}
+            visit(current.result, inner)
+            return
+        if isinstance(current, bb.Lambda):
+            visit(current.result, binders | _bound_names(current))
+            return
+        for child in current.children():
+            visit(child, binders)
+
+    visit(node, frozenset())
+    return found
+
+
 def replace_references(
     node: bb.BuildingBlock, replacements: Dict[str, bb.BuildingBlock]
 ) -> bb.BuildingBlock:
-    """Substitutes free references by name, respecting shadowing."""
+    """Substitutes free references by name, respecting shadowing.
+
+    The substitution does not rename binders: the caller makes sure that no free
+    name of a replacement is rebound where it lands.
+    """
     if not replacements:
         return node
     if isinstance(node, bb.Reference):
@@ -124,10 +155,12 @@ def inline_single_use_locals(node: bb.BuildingBlock) -> Tuple[bb.BuildingBlock, 
             uses = count_free_references(rest).get(name)
             # A later local of the same name shadows this one; keep it simple and safe.
             shadowed = any(n == name for n, _ in locals_list[index + 1 :])
+            # Inlining must not move the value under a binder of one of its free names.
+            captured = bool(set(count_free_references(value)) & _binders_at_uses(rest, name))
             if not shadowed and uses is None:
                 modified = True
                 continue
-            if not shadowed and uses == (1, False):
+            if not shadowed and not captured and uses == (1, False):
                 pending[name] = value
                 modified = True
                 continue

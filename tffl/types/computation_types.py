@@ -189,7 +189,7 @@ class StructType(Type):
     The Python container a struct came from (tuple, list, dict, OrderedDict, a
     namedtuple, attrs or dataclass class) is kept as `container`, so values convert
     back to what the user wrote. Containers take part in equality; they are ignored
-    by assignability.
+    by assignability, and so are names missing on either side.
 
     >>> str(StructType([('a', np.int32), ('b', TensorType(np.float32, [3]))]))
     '<a=int32,b=float32[3]>'
@@ -281,7 +281,9 @@ class StructType(Type):
         for (target_name, target_type), (source_name, source_type) in zip(
             self._elements, source._elements
         ):
-            if target_name is not None and target_name != source_name:
+            # Names conflict only where both sides name an element: an unnamed
+            # element binds by position, as when a zipped list meets `f(x, y)`.
+            if target_name is not None and source_name is not None and target_name != source_name:
                 return False
             if not target_type.is_assignable_from(source_type):
                 return False

@@ -7,20 +7,33 @@ from typing import Optional
 
 from tffl.types import computation_types
 
-Bindings = Dict[str, computation_types.Type]
+
+class Bindings(dict):
+    """Type-variable bindings, by label.
+
+    `fixed` holds the variables bound where a function takes its parameter: such a
+    variable never widens, because the function accepts only what it declared.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fixed = set()
 
 
 def unify(
     pattern: Optional[computation_types.Type],
     actual: Optional[computation_types.Type],
-    bindings: Bindings,
+    bindings: Dict[str, computation_types.Type],
 ) -> bool:
     """Matches `actual` against `pattern`, binding the pattern's type variables.
 
     A variable seen again must agree with its binding: an `actual` assignable to the
     bound type is accepted, and a more general `actual` (`float32[?]` after
-    `float32[3]`) widens the binding. Concrete parts of the pattern must be
-    assignable from the actual parts. `bindings` is updated in place.
+    `float32[3]`) widens the binding, unless the variable was bound by a function's
+    parameter. In a function's parameter position the direction turns around: the
+    function must accept the bound type. Concrete parts of the pattern must be
+    assignable from the actual parts. `bindings` is updated in place; pass a
+    `Bindings` to carry the no-widening rule across several calls.
 
     >>> from tffl.types import placements
     >>> b = {}
@@ -31,26 +44,37 @@ def unify(
     >>> str(b['T'])
     'float32'
     """
+    fixed = bindings.fixed if isinstance(bindings, Bindings) else set()
+    return _unify(pattern, actual, bindings, fixed, contravariant=False)
+
+
+def _unify(pattern, actual, bindings, fixed, contravariant: bool) -> bool:
     if pattern is None or actual is None:
         return pattern is None and actual is None
     if isinstance(pattern, computation_types.AbstractType):
-        bound = bindings.get(pattern.label)
+        label = pattern.label
+        bound = bindings.get(label)
         if bound is None:
-            bindings[pattern.label] = actual
+            bindings[label] = actual
+            if contravariant:
+                fixed.add(label)
             return True
+        if contravariant:
+            # The function's parameter must accept every value the variable stands for.
+            return actual.is_assignable_from(bound)
         if bound.is_assignable_from(actual):
             return True
-        if actual.is_assignable_from(bound):
-            bindings[pattern.label] = actual
+        if label not in fixed and actual.is_assignable_from(bound):
+            bindings[label] = actual
             return True
         return False
     if isinstance(pattern, computation_types.StructType):
         if not isinstance(actual, computation_types.StructType) or len(actual) != len(pattern):
             return False
         for (p_name, p_type), (a_name, a_type) in zip(pattern.elements, actual.elements):
-            if p_name is not None and p_name != a_name:
+            if p_name is not None and a_name is not None and p_name != a_name:
                 return False
-            if not unify(p_type, a_type, bindings):
+            if not _unify(p_type, a_type, bindings, fixed, contravariant):
                 return False
         return True
     if isinstance(pattern, computation_types.FederatedType):
@@ -58,18 +82,20 @@ def unify(
             isinstance(actual, computation_types.FederatedType)
             and actual.placement == pattern.placement
             and (actual.all_equal or not pattern.all_equal)
-            and unify(pattern.member, actual.member, bindings)
+            and _unify(pattern.member, actual.member, bindings, fixed, contravariant)
         )
     if isinstance(pattern, computation_types.SequenceType):
-        return isinstance(actual, computation_types.SequenceType) and unify(
-            pattern.element, actual.element, bindings
+        return isinstance(actual, computation_types.SequenceType) and _unify(
+            pattern.element, actual.element, bindings, fixed, contravariant
         )
     if isinstance(pattern, computation_types.FunctionType):
         return (
             isinstance(actual, computation_types.FunctionType)
-            and unify(pattern.parameter, actual.parameter, bindings)
-            and unify(pattern.result, actual.result, bindings)
+            and _unify(pattern.parameter, actual.parameter, bindings, fixed, not contravariant)
+            and _unify(pattern.result, actual.result, bindings, fixed, contravariant)
         )
+    if contravariant:
+        return actual.is_assignable_from(pattern)
     return pattern.is_assignable_from(actual)
 
 

@@ -1,0 +1,1 @@
+"""Helpers for testing tffl programs: reference programs shared by the test suites."""
