@@ -492,6 +492,13 @@ BAD = {
         "federated_secure_sum_bitwidth: expected <{T}@CLIENTS,B>, "
         "got <{int32}@CLIENTS,int32[2]> (B must be integer scalars, got int32[2])",
     ),
+    "secure-sum-bitwidth-placed-bitwidth": (
+        [F(np.int32, C), F(np.int32, S)],
+        lambda x, b: tffl.federated_secure_sum_bitwidth(x, b),
+        "federated_secure_sum_bitwidth: expected <{T}@CLIENTS,B>, "
+        "got <{int32}@CLIENTS,int32@SERVER> (B must be a non-federated constant, "
+        "got int32@SERVER)",
+    ),
     "secure-modular-sum-of-float": (
         [F(np.float32, C)],
         lambda x: tffl.federated_secure_modular_sum(x, 16),
