@@ -20,7 +20,6 @@ FLOAT = tffl.TensorType(np.float32)
 SIGNATURES = {
     "federated_broadcast": "(T@SERVER -> T@CLIENTS)",
     "federated_map": "(<(T -> U),{T}@CLIENTS> -> {U}@CLIENTS)",
-    "federated_map_all_equal": "(<(T -> U),T@CLIENTS> -> U@CLIENTS)",
     "federated_apply": "(<(T -> U),T@SERVER> -> U@SERVER)",
     "federated_sum": "({T}@CLIENTS -> T@SERVER)",
     "federated_mean": "({T}@CLIENTS -> T@SERVER)",
@@ -62,7 +61,7 @@ class TestAll:
 
     def test_has_unique_uris_when_listed(self):
         uris = [d.uri for d in intrinsic_defs.ALL]
-        assert len(uris) == len(set(uris)) == 20
+        assert len(uris) == len(set(uris)) == 19
 
     def test_indexes_every_definition_by_uri_when_looked_up(self):
         for definition in intrinsic_defs.ALL:
@@ -113,12 +112,6 @@ GOOD = [
         tffl.StructType([tffl.FunctionType(INT, FLOAT), F(INT, C, all_equal=True)]),
         "{float32}@CLIENTS",
         id="map-accepts-all-equal",
-    ),
-    pytest.param(
-        intrinsic_defs.FEDERATED_MAP_ALL_EQUAL,
-        tffl.StructType([tffl.FunctionType(INT, FLOAT), F(INT, C, all_equal=True)]),
-        "float32@CLIENTS",
-        id="map-all-equal",
     ),
     pytest.param(
         intrinsic_defs.FEDERATED_APPLY,
@@ -270,12 +263,6 @@ BAD = [
         tffl.StructType([tffl.FunctionType(INT, FLOAT), F(FLOAT, C)]),
         "federated_map argument value: expected {int32}@CLIENTS, got {float32}@CLIENTS",
         id="map-wrong-member",
-    ),
-    pytest.param(
-        intrinsic_defs.FEDERATED_MAP_ALL_EQUAL,
-        tffl.StructType([tffl.FunctionType(INT, FLOAT), F(INT, C)]),
-        "federated_map_all_equal argument value: expected int32@CLIENTS, got {int32}@CLIENTS",
-        id="map-all-equal-of-non-all-equal",
     ),
     pytest.param(
         intrinsic_defs.FEDERATED_ZIP_AT_CLIENTS,

@@ -84,8 +84,8 @@ GOOD = {
     "map-all-equal-clients": (
         [F(np.int32, C, all_equal=True)],
         lambda x: tffl.federated_map(to_float, x),
-        "(int32@CLIENTS -> float32@CLIENTS)",
-        "(x -> federated_map_all_equal(<to_float,x>))",
+        "(int32@CLIENTS -> {float32}@CLIENTS)",
+        "(x -> federated_map(<to_float,x>))",
     ),
     "map-server-is-apply": (
         [F(np.int32, S)],
@@ -324,7 +324,7 @@ BAD = {
     "map-all-equal-wrong-member-type": (
         [F(np.float32, C, all_equal=True)],
         lambda x: tffl.federated_map(to_float, x),
-        "federated_map_all_equal argument value: expected int32@CLIENTS, got float32@CLIENTS",
+        "federated_map argument value: expected {int32}@CLIENTS, got float32@CLIENTS",
     ),
     "apply-wrong-member-type": (
         [F(np.float32, S)],
@@ -553,7 +553,6 @@ BAD = {
 EXAMPLE_OF = {
     intrinsic_defs.FEDERATED_BROADCAST: "broadcast",
     intrinsic_defs.FEDERATED_MAP: "map-clients",
-    intrinsic_defs.FEDERATED_MAP_ALL_EQUAL: "map-all-equal-clients",
     intrinsic_defs.FEDERATED_APPLY: "map-server-is-apply",
     intrinsic_defs.FEDERATED_SUM: "sum-float",
     intrinsic_defs.FEDERATED_MEAN: "mean",

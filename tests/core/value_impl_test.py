@@ -329,7 +329,7 @@ class TestMapDefinition:
             ),
             pytest.param(
                 tffl.FederatedType(np.int32, tffl.CLIENTS, all_equal=True),
-                intrinsic_defs.FEDERATED_MAP_ALL_EQUAL,
+                intrinsic_defs.FEDERATED_MAP,
                 id="all-equal-clients",
             ),
             pytest.param(

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 from typing import Optional
 from typing import Protocol
+import weakref
 
 from tffl.core import context_stack
 from tffl.executors import executor_base
@@ -68,9 +69,29 @@ async def invoke_async(factory: ExecutorFactory, default_num_clients, computatio
         if parameter_type is not None:
             arg = await executor.create_value(argument, parameter_type)
         result = await executor.create_call(fn, arg)
-        return await result.compute()
+        return _in_declared_containers(await result.compute(), computation.type_signature.result)
     finally:
         executor.close()
+
+
+def _in_declared_containers(value: Any, type_spec: Optional[computation_types.Type]) -> Any:
+    """A computed result repacked in the containers the computation's result type declares.
+
+    Executors build some structs afresh (a zip's members, say), without the user's
+    container; the declared type still has it, so a namedtuple comes back a namedtuple.
+    """
+    if isinstance(type_spec, computation_types.FederatedType):
+        if type_spec.placement == placements.CLIENTS and not type_spec.all_equal:
+            return [_in_declared_containers(v, type_spec.member) for v in value]
+        return _in_declared_containers(value, type_spec.member)
+    if isinstance(type_spec, computation_types.SequenceType):
+        return [_in_declared_containers(v, type_spec.element) for v in value]
+    if isinstance(type_spec, computation_types.StructType):
+        elements = type_conversions.elements_of(value, type_spec)
+        return type_conversions.to_container(
+            [_in_declared_containers(v, t) for v, t in zip(elements, type_spec)], type_spec
+        )
+    return value
 
 
 class ExecutionContext(context_stack.Context):
@@ -80,12 +101,17 @@ class ExecutionContext(context_stack.Context):
         self.factory = factory
         self.num_clients = num_clients
         self._local = threading.local()
+        # Each thread's loop, closed when the context goes: an unclosed loop leaks its
+        # sockets and warns (ResourceWarning) when collected.
+        self._loops: list = []
+        weakref.finalize(self, _close_loops, self._loops)
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         loop = getattr(self._local, "loop", None)
         if loop is None or loop.is_closed():
             loop = asyncio.new_event_loop()
             self._local.loop = loop
+            self._loops.append(loop)
         return loop
 
     def invoke(self, computation, argument):
@@ -99,6 +125,12 @@ class ExecutionContext(context_stack.Context):
             "a tffl computation was called synchronously inside a running event loop; "
             "use tffl.backends.local.set_context(asynchronous=True) and await the call"
         )
+
+
+def _close_loops(loops) -> None:
+    for loop in loops:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
 
 
 class AsyncExecutionContext(context_stack.Context):

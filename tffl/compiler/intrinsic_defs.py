@@ -141,13 +141,6 @@ FEDERATED_MAP = IntrinsicDef(
     ("fn", "value"),
 )
 
-# Type signature: (<(T -> U),T@CLIENTS> -> U@CLIENTS)
-FEDERATED_MAP_ALL_EQUAL = IntrinsicDef(
-    "federated_map_all_equal",
-    _Fn(_Struct([_Fn(_T, _U), _at_clients(_T, True)]), _at_clients(_U, True)),
-    ("fn", "value"),
-)
-
 # Type signature: (<(T -> U),T@SERVER> -> U@SERVER)
 FEDERATED_APPLY = IntrinsicDef(
     "federated_apply",

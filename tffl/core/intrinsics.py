@@ -45,7 +45,8 @@ def federated_broadcast(value: Any) -> value_impl.Value:
 def federated_map(fn: Any, arg: Any) -> value_impl.Value:
     """Applies `fn` to each member of a federated value, keeping its placement.
 
-    `(<(T -> U),{T}@CLIENTS> -> {U}@CLIENTS)`, and the all-equal and SERVER forms.
+    `(<(T -> U),{T}@CLIENTS> -> {U}@CLIENTS)` (an all-equal value too, as in TFF),
+    and `federated_apply` for a SERVER value.
     A Python container of federated values is zipped first.
     """
     value = _federated_value(arg, "federated_map value")
@@ -259,7 +260,6 @@ def sequence_sum(value: Any) -> value_impl.Value:
 FUNCTIONS = {
     defs.FEDERATED_BROADCAST: federated_broadcast,
     defs.FEDERATED_MAP: federated_map,
-    defs.FEDERATED_MAP_ALL_EQUAL: federated_map,
     defs.FEDERATED_APPLY: federated_map,
     defs.FEDERATED_SUM: federated_sum,
     defs.FEDERATED_MEAN: federated_mean,

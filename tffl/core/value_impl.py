@@ -247,13 +247,14 @@ def call_intrinsic(
 
 _MAP_BY_PLACEMENT = {
     (placements.CLIENTS, False): intrinsic_defs.FEDERATED_MAP,
-    (placements.CLIENTS, True): intrinsic_defs.FEDERATED_MAP_ALL_EQUAL,
+    # As in TFF, mapping an all-equal value gives one member per client.
+    (placements.CLIENTS, True): intrinsic_defs.FEDERATED_MAP,
     (placements.SERVER, True): intrinsic_defs.FEDERATED_APPLY,
 }
 
 
 def map_definition(value_type: computation_types.Type) -> intrinsic_defs.IntrinsicDef:
-    """federated_map, federated_map_all_equal or federated_apply, by the value's placement."""
+    """federated_map at CLIENTS, federated_apply at SERVER."""
     if not isinstance(value_type, computation_types.FederatedType):
         raise type_errors.TypeMismatchError(
             "{T}@CLIENTS or T@SERVER", value_type, "federated_map value"

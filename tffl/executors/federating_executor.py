@@ -147,7 +147,17 @@ class FederatingExecutor(executor_base.Executor):
                 f"expected {self._num_clients} clients for a value of type {type_spec}, "
                 f"got {len(value)}"
             )
-        members = await self._per_client(lambda i, e: e.create_value(value[i], member))
+
+        async def create_member(index, executor):
+            try:
+                return await executor.create_value(value[index], member)
+            except type_errors.TypeMismatchError as error:
+                # Name the client: with many clients, "got string" alone does not find it.
+                raise type_errors.TypeMismatchError(
+                    error.expected, error.actual, f"{error.context or 'value'} of client {index}"
+                ) from None
+
+        members = await self._per_client(create_member)
         return FederatingValue("federated", members, type_spec)
 
     async def create_struct(self, elements):
@@ -458,7 +468,6 @@ def _sequence_handler(definition):
 HANDLERS = {
     defs.FEDERATED_BROADCAST: _broadcast,
     defs.FEDERATED_MAP: _map,
-    defs.FEDERATED_MAP_ALL_EQUAL: _map,
     defs.FEDERATED_APPLY: _map,
     defs.FEDERATED_SUM: _sum,
     defs.FEDERATED_MEAN: _mean,

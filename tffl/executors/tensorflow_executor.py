@@ -201,6 +201,8 @@ class TensorFlowExecutor(executor_base.Executor):
         )
 
     async def create_call(self, fn, arg=None):
+        if not isinstance(fn.type_signature, computation_types.FunctionType):
+            raise TypeError(f"expected a function value, got a value of type {fn.type_signature}")
         function = fn.internal
         result_type = fn.type_signature.result
         argument = None if arg is None else arg.internal

@@ -39,6 +39,9 @@ def to_tensor(value: Any, type_spec: computation_types.TensorType) -> tf.Tensor:
         except (TypeError, ValueError):
             array = None
         if array is not None:
+            if array.size == 0 and isinstance(value, (list, tuple)):
+                # An empty list has no dtype of its own (numpy calls it float64).
+                array = array.astype(type_spec.dtype.as_numpy_dtype)
             tensor = _convert(array, type_spec.dtype)
     if tensor is None:
         raise type_errors.TypeMismatchError(type_spec, _describe(value), "argument")
@@ -64,6 +67,11 @@ def _convert(array: np.ndarray, dtype: tf.DType):
         return None
     if array.dtype.kind not in _ALLOWED_KINDS[family]:
         return None
+    if family == "int" and array.size:
+        # A cast would wrap an out-of-range integer silently (2**40 -> int32 0).
+        limits = np.iinfo(dtype.as_numpy_dtype)
+        if array.min() < limits.min or array.max() > limits.max:
+            return None
     if family == "string":
         return tf.constant(array, tf.string)
     return tf.convert_to_tensor(array.astype(dtype.as_numpy_dtype, copy=False))
