@@ -479,9 +479,7 @@ class TestFederatedMap:
         assert str(plus_one.type_signature) == "({float32}@CLIENTS -> {float32}@CLIENTS)"
         assert plus_one([1.0, 2.5, -3.0]) == [2.0, 3.5, -2.0]
 
-    def test_gives_one_value_per_client_when_the_value_is_all_equal_at_clients(
-        self, set_context
-    ):
+    def test_gives_one_value_per_client_when_the_value_is_all_equal_at_clients(self, set_context):
         set_context(num_clients=3)
 
         @tffl.federated_computation
@@ -686,3 +684,13 @@ class TestFederatingExecutor:
 
     def test_has_a_handler_for_every_intrinsic(self):
         assert set(federating_executor.HANDLERS) == set(intrinsic_defs.ALL)
+
+
+class TestWeightedMeanOfZeroWeights:
+    def test_raises_when_the_weights_sum_to_zero(self):
+        @tffl.federated_computation(F(np.float32, C), F(np.float32, C))
+        def weighted(values, weights):
+            return tffl.federated_mean(values, weight=weights)
+
+        with pytest.raises(ValueError, match=r"the client weights sum to zero"):
+            weighted([1.0, 2.0], [0.0, 0.0])

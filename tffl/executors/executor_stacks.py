@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 from typing import Optional
+import weakref
 
 from tffl.executors import executor_base
 from tffl.executors import federating_executor
@@ -33,6 +34,8 @@ class LocalExecutorFactory:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.max_concurrency, thread_name_prefix="tffl-client"
         )
+        # A replaced context's pool stops its threads once the factory is collected.
+        weakref.finalize(self, self._pool.shutdown, wait=False)
 
     def _leaf(self, index: Optional[int] = None) -> executor_base.Executor:
         del index

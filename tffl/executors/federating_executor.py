@@ -309,6 +309,8 @@ async def _weighted_mean(ex, arg, result_type):
         for leaf, w in zip(leaves, weights):
             total = total + np.asarray(w, dtype) * leaf
         weight_sum = np.asarray(sum(np.asarray(w, dtype) for w in weights), dtype)
+        if weight_sum == 0:
+            raise ValueError(f"federated_mean: the client weights sum to zero ({list(weights)})")
         return np.asarray(total / weight_sum, dtype)
 
     return await _server_result(ex, _tree(weighted, result_type.member, *values), result_type)
