@@ -419,3 +419,32 @@ class TestDocstringExamples:
         results = runner.summarize(verbose=False)
         assert results.failed == 0
         assert results.attempted > 0
+
+
+class TestVariablesAtExecution:
+    def test_starts_from_fresh_variables_when_called_again(self):
+        @tffl.tf_computation(np.float32)
+        def accumulate(x):
+            total = tf.Variable(10.0)
+            total.assign_add(x)
+            total.assign_add(x)
+            return total.read_value()
+
+        assert accumulate(1.0) == np.float32(12.0)
+        assert accumulate(1.0) == np.float32(12.0)
+
+    def test_trains_a_keras_layer_from_its_initial_weights_on_every_call(self):
+        @tffl.tf_computation(tffl.TensorType(np.float32, [1, 2]))
+        def one_step(x):
+            layer = tf.keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)
+            optimizer = tf.keras.optimizers.SGD(0.1)
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(x))
+            grads = tape.gradient(loss, layer.trainable_variables)
+            optimizer.apply_gradients(zip(grads, layer.trainable_variables))
+            return layer.kernel.read_value()
+
+        x = np.array([[1.0, 2.0]], np.float32)
+        expected = np.array([[0.9], [0.8]], np.float32)
+        np.testing.assert_allclose(one_step(x), expected, rtol=1e-6)
+        np.testing.assert_allclose(one_step(x), expected, rtol=1e-6)
