@@ -141,31 +141,33 @@ def federated_zip(value: Any) -> value_impl.Value:
     return value_impl.call_intrinsic(definition, block)
 
 
-def federated_value(value: Any, placement: placements.PlacementLiteral) -> value_impl.Value:
-    """Places a non-federated value at CLIENTS (all-equal) or SERVER."""
+def _at_placement(placement, at_server, at_clients, operation: str):
+    """The SERVER or CLIENTS definition of an operation, checking the placement."""
     if not isinstance(placement, placements.PlacementLiteral):
         raise TypeError(
-            f"federated_value placement: expected tffl.CLIENTS or tffl.SERVER, got {placement!r}"
+            f"{operation} placement: expected tffl.CLIENTS or tffl.SERVER, got {placement!r}"
         )
-    definition = (
-        defs.FEDERATED_VALUE_AT_SERVER
-        if placement == placements.SERVER
-        else defs.FEDERATED_VALUE_AT_CLIENTS
+    return at_server if placement == placements.SERVER else at_clients
+
+
+def federated_value(value: Any, placement: placements.PlacementLiteral) -> value_impl.Value:
+    """Places a non-federated value at CLIENTS (all-equal) or SERVER."""
+    definition = _at_placement(
+        placement,
+        defs.FEDERATED_VALUE_AT_SERVER,
+        defs.FEDERATED_VALUE_AT_CLIENTS,
+        "federated_value",
     )
-    block = value_impl.to_building_block(value)
-    return value_impl.call_intrinsic(definition, block)
+    return value_impl.call_intrinsic(definition, value_impl.to_building_block(value))
 
 
 def federated_eval(fn: Any, placement: placements.PlacementLiteral) -> value_impl.Value:
     """Evaluates a no-argument computation at each participant of `placement`."""
-    if not isinstance(placement, placements.PlacementLiteral):
-        raise TypeError(
-            f"federated_eval placement: expected tffl.CLIENTS or tffl.SERVER, got {placement!r}"
-        )
-    definition = (
-        defs.FEDERATED_EVAL_AT_SERVER
-        if placement == placements.SERVER
-        else defs.FEDERATED_EVAL_AT_CLIENTS
+    definition = _at_placement(
+        placement,
+        defs.FEDERATED_EVAL_AT_SERVER,
+        defs.FEDERATED_EVAL_AT_CLIENTS,
+        "federated_eval",
     )
     block = value_impl.to_building_block(fn, _function_of(None))
     return value_impl.call_intrinsic(definition, block)

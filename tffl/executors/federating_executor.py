@@ -413,12 +413,9 @@ def _check_range(values, bound_of, label: str):
 
 
 def _leaves(value) -> List[Any]:
-    if isinstance(value, (list, tuple)) or hasattr(value, "keys"):
-        items = value.values() if hasattr(value, "keys") else value
-        return [leaf for item in items for leaf in _leaves(item)]
-    if hasattr(value, "__dataclass_fields__") or hasattr(value, "__attrs_attrs__"):
-        return [leaf for item in vars(value).values() for leaf in _leaves(item)]
-    return [value]
+    if not type_conversions.is_container(value):
+        return [value]
+    return [leaf for _, item in type_conversions.container_items(value) for leaf in _leaves(item)]
 
 
 async def _secure_sum(ex, arg, result_type, label, modular: bool):
