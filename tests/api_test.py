@@ -34,6 +34,7 @@ def test_top_level_all_is_pinned():
             "sequence_map",
             "sequence_reduce",
             "sequence_sum",
+            "templates",
             "tensorflow",
             "tf_computation",
             "to_type",
