@@ -1,0 +1,21 @@
+"""Federated learning: models, optimizers, algorithms, templates and metrics.
+
+Names follow TensorFlow Federated's `tff.learning`, so training scripts port by
+changing the import.
+"""
+
+from tffl.learning import algorithms
+from tffl.learning import metrics
+from tffl.learning import models
+from tffl.learning import optimizers
+from tffl.learning import templates
+from tffl.learning.client_weighting import ClientWeighting
+
+__all__ = [
+    "ClientWeighting",
+    "algorithms",
+    "metrics",
+    "models",
+    "optimizers",
+    "templates",
+]
