@@ -16,6 +16,7 @@ def test_top_level_all_is_pinned():
             "TensorType",
             "Type",
             "TypeMismatchError",
+            "aggregators",
             "backends",
             "federated_aggregate",
             "federated_broadcast",
