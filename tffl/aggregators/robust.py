@@ -265,6 +265,8 @@ def clipping_factory(
     global L2 norm. State `<clipping_norm=N,inner_agg=I,clipped_count_agg=C>@SERVER`
     (`N` is `<>` for a constant norm, else the estimator's state); measurements
     `<clipping=<inner measurements>,clipping_norm=float32,clipped_count=int32>@SERVER`.
+    A value holding a NaN has a NaN norm and passes unclipped and uncounted, as in
+    TFF; wrap the factory in `zeroing_factory` to drop such values.
 
     Args:
       clipping_norm: a positive float, or an `EstimationProcess` with
