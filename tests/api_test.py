@@ -1,6 +1,8 @@
 """Pins the public API lists, so the API changes only on purpose."""
 
 import tffl
+import tffl.aggregators
+import tffl.templates
 import tffl.types
 
 
@@ -16,6 +18,7 @@ def test_top_level_all_is_pinned():
             "TensorType",
             "Type",
             "TypeMismatchError",
+            "aggregators",
             "backends",
             "federated_aggregate",
             "federated_broadcast",
@@ -66,7 +69,36 @@ def test_types_all_is_pinned():
     )
 
 
+def test_templates_all_is_pinned():
+    assert sorted(tffl.templates.__all__) == sorted(
+        [
+            "AggregationProcess",
+            "EstimationProcess",
+            "IterativeProcess",
+            "MeasuredProcess",
+            "MeasuredProcessOutput",
+        ]
+    )
+
+
+def test_aggregators_all_is_pinned():
+    assert sorted(tffl.aggregators.__all__) == sorted(
+        [
+            "AggregationFactory",
+            "MeanFactory",
+            "PrivateQuantileEstimationProcess",
+            "SumFactory",
+            "UnweightedAggregationFactory",
+            "UnweightedMeanFactory",
+            "WeightedAggregationFactory",
+            "clipping_factory",
+            "zeroing_factory",
+        ]
+    )
+
+
 def test_every_name_in_all_exists():
-    for module in (tffl, tffl.types, tffl.framework, tffl.tensorflow):
+    modules = (tffl, tffl.types, tffl.framework, tffl.tensorflow, tffl.templates, tffl.aggregators)
+    for module in modules:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -9,10 +9,11 @@ import os as _os
 # TensorFlow prints CUDA-stub lines at import on machines without a GPU.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from tffl import aggregators  # noqa: E402
 from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
-from tffl import tensorflow  # noqa: E402
 from tffl import templates  # noqa: E402
+from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
 import tffl.backends.local  # noqa: E402, F401 (loads the default context)
 from tffl.core.federated_computation import federated_computation  # noqa: E402
@@ -58,6 +59,7 @@ __all__ = [
     "TensorType",
     "Type",
     "TypeMismatchError",
+    "aggregators",
     "backends",
     "federated_aggregate",
     "federated_broadcast",
