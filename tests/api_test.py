@@ -34,6 +34,7 @@ def test_top_level_all_is_pinned():
             "federated_zip",
             "framework",
             "infer_type",
+            "learning",
             "sequence_map",
             "sequence_reduce",
             "sequence_sum",

@@ -12,6 +12,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from tffl import aggregators  # noqa: E402
 from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
+from tffl import learning  # noqa: E402
 from tffl import templates  # noqa: E402
 from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
@@ -75,6 +76,7 @@ __all__ = [
     "federated_zip",
     "framework",
     "infer_type",
+    "learning",
     "sequence_map",
     "sequence_reduce",
     "sequence_sum",
