@@ -5,6 +5,7 @@ changing the import.
 """
 
 from tffl.learning import algorithms
+from tffl.learning import baselines
 from tffl.learning import metrics
 from tffl.learning import models
 from tffl.learning import optimizers
@@ -14,6 +15,7 @@ from tffl.learning.client_weighting import ClientWeighting
 __all__ = [
     "ClientWeighting",
     "algorithms",
+    "baselines",
     "metrics",
     "models",
     "optimizers",
