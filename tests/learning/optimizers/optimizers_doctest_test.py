@@ -27,6 +27,7 @@ def test_every_module_is_checked():
     assert MODULE_NAMES == [
         "tffl.learning.optimizers.adagrad",
         "tffl.learning.optimizers.adam",
+        "tffl.learning.optimizers.keras_optimizer",
         "tffl.learning.optimizers.optimizer",
         "tffl.learning.optimizers.rmsprop",
         "tffl.learning.optimizers.sgdm",
