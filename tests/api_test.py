@@ -1,6 +1,8 @@
 """Pins the public API lists, so the API changes only on purpose."""
 
 import tffl
+import tffl.learning
+import tffl.learning.optimizers
 import tffl.types
 
 
@@ -31,6 +33,7 @@ def test_top_level_all_is_pinned():
             "federated_zip",
             "framework",
             "infer_type",
+            "learning",
             "sequence_map",
             "sequence_reduce",
             "sequence_sum",
@@ -65,7 +68,34 @@ def test_types_all_is_pinned():
     )
 
 
+def test_learning_all_is_pinned():
+    assert sorted(tffl.learning.__all__) == ["optimizers"]
+
+
+def test_learning_optimizers_all_is_pinned():
+    assert sorted(tffl.learning.optimizers.__all__) == sorted(
+        [
+            "KerasOptimizer",
+            "Optimizer",
+            "build_adagrad",
+            "build_adam",
+            "build_optimizer",
+            "build_rmsprop",
+            "build_sgdm",
+            "build_yogi",
+        ]
+    )
+
+
 def test_every_name_in_all_exists():
-    for module in (tffl, tffl.types, tffl.framework, tffl.tensorflow):
+    modules = (
+        tffl,
+        tffl.types,
+        tffl.framework,
+        tffl.tensorflow,
+        tffl.learning,
+        tffl.learning.optimizers,
+    )
+    for module in modules:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -11,6 +11,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
+from tffl import learning  # noqa: E402
 from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
 import tffl.backends.local  # noqa: E402, F401 (loads the default context)
@@ -72,6 +73,7 @@ __all__ = [
     "federated_zip",
     "framework",
     "infer_type",
+    "learning",
     "sequence_map",
     "sequence_reduce",
     "sequence_sum",
