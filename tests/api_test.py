@@ -2,6 +2,8 @@
 
 import tffl
 import tffl.aggregators
+import tffl.learning
+import tffl.learning.optimizers
 import tffl.templates
 import tffl.types
 
@@ -98,8 +100,46 @@ def test_aggregators_all_is_pinned():
     )
 
 
+def test_learning_all_is_pinned():
+    assert sorted(tffl.learning.__all__) == sorted(
+        [
+            "ClientWeighting",
+            "algorithms",
+            "baselines",
+            "metrics",
+            "models",
+            "optimizers",
+            "templates",
+        ]
+    )
+
+
+def test_learning_optimizers_all_is_pinned():
+    assert sorted(tffl.learning.optimizers.__all__) == sorted(
+        [
+            "KerasOptimizer",
+            "Optimizer",
+            "build_adagrad",
+            "build_adam",
+            "build_optimizer",
+            "build_rmsprop",
+            "build_sgdm",
+            "build_yogi",
+        ]
+    )
+
+
 def test_every_name_in_all_exists():
-    modules = (tffl, tffl.types, tffl.framework, tffl.tensorflow, tffl.templates, tffl.aggregators)
+    modules = (
+        tffl,
+        tffl.types,
+        tffl.framework,
+        tffl.tensorflow,
+        tffl.templates,
+        tffl.aggregators,
+        tffl.learning,
+        tffl.learning.optimizers,
+    )
     for module in modules:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -1,0 +1,140 @@
+"""Tests for tffl/learning/optimizers/adam.py: Adam with bias correction."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tffl.learning.optimizers import adam
+
+WEIGHTS = [
+    np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
+    np.array([0.5, -1.5], np.float32),
+]
+GRADIENTS = [
+    [np.array([[0.1, -0.2], [0.3, 0.4]], np.float32), np.array([1.0, -0.5], np.float32)],
+    [np.array([[-0.3, 0.5], [0.2, -0.1]], np.float32), np.array([0.25, 0.75], np.float32)],
+    [np.array([[0.6, 0.1], [-0.4, 0.2]], np.float32), np.array([-1.0, 0.5], np.float32)],
+]
+SPECS = [tf.TensorSpec([2, 2], tf.float32), tf.TensorSpec([2], tf.float32)]
+
+
+def _as_dict(pair):
+    return {"kernel": pair[0], "bias": pair[1]}
+
+
+def _three_steps(opt, as_dict):
+    convert = _as_dict if as_dict else list
+    state = opt.initialize(convert(SPECS))
+    weights = convert(WEIGHTS)
+    for gradients in GRADIENTS:
+        state, weights = opt.next(state, weights, convert(gradients))
+    if as_dict:
+        return state, [weights["kernel"], weights["bias"]]
+    return state, weights
+
+
+def _as_held(value):
+    """A hyperparameter as the float32 state holds it, in float64 for the reference."""
+    return np.float64(np.float32(value))
+
+
+def _keras_three_steps(keras_optimizer):
+    variables = [tf.Variable(w) for w in WEIGHTS]
+    for gradients in GRADIENTS:
+        keras_optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables))
+    return [v.numpy() for v in variables]
+
+
+def _reference(learning_rate, beta_1, beta_2, epsilon):
+    """Three steps of the formula in float64."""
+    learning_rate, beta_1, beta_2, epsilon = map(_as_held, (learning_rate, beta_1, beta_2, epsilon))
+    weights = [w.astype(np.float64) for w in WEIGHTS]
+    first = [np.zeros_like(w) for w in weights]
+    second = [np.zeros_like(w) for w in weights]
+    for t, gradients in enumerate(GRADIENTS, start=1):
+        rate = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        for i, g in enumerate(gradients):
+            first[i] = beta_1 * first[i] + (1 - beta_1) * g
+            second[i] = beta_2 * second[i] + (1 - beta_2) * g**2
+            weights[i] = weights[i] - rate * first[i] / (np.sqrt(second[i]) + epsilon)
+    return weights, first, second
+
+
+class TestBuildAdam:
+    @pytest.mark.parametrize("as_dict", [False, True], ids=["list", "dict"])
+    @pytest.mark.parametrize(
+        "hparams",
+        [(0.1, 0.9, 0.999, 1e-7), (0.5, 0.5, 0.75, 0.01)],
+        ids=["defaults", "custom"],
+    )
+    def test_follows_the_formula_when_stepped_three_times(self, hparams, as_dict):
+        state, weights = _three_steps(adam.build_adam(*hparams), as_dict)
+        expected, first, second = _reference(*hparams)
+        for actual, wanted in zip(weights, expected):
+            np.testing.assert_allclose(actual, wanted, rtol=1e-6)
+        accumulator, preconditioner = state["accumulator"], state["preconditioner"]
+        if as_dict:
+            accumulator = [accumulator["kernel"], accumulator["bias"]]
+            preconditioner = [preconditioner["kernel"], preconditioner["bias"]]
+        for actual, wanted in zip(accumulator + preconditioner, first + second):
+            np.testing.assert_allclose(actual, wanted, rtol=1e-5)
+        assert int(state["step"]) == 3
+
+    def test_matches_keras_adam_when_stepped_three_times(self):
+        # float32 holds beta_2 = 0.999 as 0.99900001, so 1 - beta_2 differs from Keras's
+        # (computed from the Python float) by 1.3e-5 relative; with Keras's default
+        # learning rate that stays below 1e-6 of the weights.
+        _, weights = _three_steps(adam.build_adam(), as_dict=False)
+        expected = _keras_three_steps(tf.keras.optimizers.Adam())
+        for actual, wanted in zip(weights, expected):
+            np.testing.assert_allclose(actual, wanted, rtol=1e-6)
+
+    def test_holds_hparams_step_and_zero_moments_when_initialized(self):
+        opt = adam.build_adam(0.25, beta_1=0.5, beta_2=0.75, epsilon=0.125)
+        state = opt.initialize(_as_dict(SPECS))
+        assert list(state) == [
+            "learning_rate",
+            "beta_1",
+            "beta_2",
+            "epsilon",
+            "step",
+            "accumulator",
+            "preconditioner",
+        ]
+        assert [float(v) for v in opt.get_hparams(state).values()] == [0.25, 0.5, 0.75, 0.125]
+        assert state["step"].dtype == tf.int64
+        assert int(state["step"]) == 0
+        for key in ("accumulator", "preconditioner"):
+            assert state[key]["kernel"].shape == (2, 2)
+            np.testing.assert_array_equal(state[key]["bias"], np.zeros([2], np.float32))
+
+    def test_uses_keras_defaults_when_no_hparams_are_given(self):
+        hparams = adam.build_adam().get_hparams(adam.build_adam().initialize(SPECS))
+        assert [float(v) for v in hparams.values()] == [
+            np.float32(0.001),
+            np.float32(0.9),
+            np.float32(0.999),
+            np.float32(1e-7),
+        ]
+
+    @pytest.mark.parametrize(
+        "kwargs, message",
+        [
+            ({"learning_rate": -1.0}, "build_adam: learning_rate must be >= 0, got -1.0"),
+            ({"beta_1": 1.0}, "build_adam: beta_1 must be in [0, 1), got 1.0"),
+            ({"beta_2": -0.1}, "build_adam: beta_2 must be in [0, 1), got -0.1"),
+            ({"epsilon": -1e-7}, "build_adam: epsilon must be >= 0, got -1e-07"),
+        ],
+        ids=["negative_learning_rate", "beta_1_of_one", "negative_beta_2", "negative_epsilon"],
+    )
+    def test_raises_when_a_hyperparameter_is_out_of_range(self, kwargs, message):
+        with pytest.raises(ValueError) as raised:
+            adam.build_adam(**kwargs)
+        assert str(raised.value) == message
+
+    def test_raises_type_error_when_a_hyperparameter_is_not_a_number(self):
+        with pytest.raises(TypeError) as raised:
+            adam.build_adam(beta_1=None)
+        assert str(raised.value) == (
+            "build_adam: expected beta_1 to be a float, got None of type NoneType"
+        )
