@@ -94,6 +94,18 @@ class TestTfComputationForms:
         assert isinstance(pair, computation_impl.ConcreteComputation)
         assert str(pair.type_signature) == "( -> int32[2])"
 
+    def test_binds_self_when_function_is_a_bound_method(self):
+        class Adder:
+            def __init__(self, offset):
+                self.offset = offset
+
+            def add(self, x, y):
+                return x + y + self.offset
+
+        add = tffl.tf_computation(Adder(10.0).add, np.float32, np.float32)
+        assert str(add.type_signature) == "(<x=float32,y=float32> -> float32)"
+        assert add(1.0, 2.0) == 13.0
+
     def test_names_lambda_when_function_is_anonymous(self):
         computation = tffl.tf_computation(lambda x: x, np.int32)
         assert computation.name == "lambda"

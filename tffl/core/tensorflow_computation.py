@@ -12,6 +12,8 @@ because the graph must run unchanged on a worker in another process.
 from __future__ import annotations
 
 import hashlib
+import inspect
+import types
 from typing import Any
 from typing import Callable
 from typing import List
@@ -299,6 +301,9 @@ def trace(
 def _autographed(fn: Callable) -> Callable:
     """The user's function with Python control flow on tensors converted to TF."""
     try:
+        if inspect.ismethod(fn):
+            # A converted bound method would lose its `self`: convert the function, rebind.
+            return types.MethodType(tf.autograph.to_graph(fn.__func__), fn.__self__)
         return tf.autograph.to_graph(fn)
     except Exception:  # noqa: BLE001 - conversion is best effort, as in tf.function.
         return fn
