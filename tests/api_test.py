@@ -1,6 +1,8 @@
 """Pins the public API lists, so the API changes only on purpose."""
 
 import tffl
+import tffl.simulation
+import tffl.simulation.datasets
 import tffl.types
 
 
@@ -34,6 +36,7 @@ def test_top_level_all_is_pinned():
             "sequence_map",
             "sequence_reduce",
             "sequence_sum",
+            "simulation",
             "templates",
             "tensorflow",
             "tf_computation",
@@ -66,7 +69,22 @@ def test_types_all_is_pinned():
     )
 
 
+def test_simulation_all_is_pinned():
+    assert sorted(tffl.simulation.__all__) == ["ClientData", "datasets"]
+
+
+def test_simulation_datasets_all_is_pinned():
+    assert sorted(tffl.simulation.datasets.__all__) == ["ClientData"]
+
+
 def test_every_name_in_all_exists():
-    for module in (tffl, tffl.types, tffl.framework, tffl.tensorflow):
+    for module in (
+        tffl,
+        tffl.types,
+        tffl.framework,
+        tffl.tensorflow,
+        tffl.simulation,
+        tffl.simulation.datasets,
+    ):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -11,8 +11,9 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
-from tffl import tensorflow  # noqa: E402
+from tffl import simulation  # noqa: E402
 from tffl import templates  # noqa: E402
+from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
 import tffl.backends.local  # noqa: E402, F401 (loads the default context)
 from tffl.core.federated_computation import federated_computation  # noqa: E402
@@ -76,6 +77,7 @@ __all__ = [
     "sequence_map",
     "sequence_reduce",
     "sequence_sum",
+    "simulation",
     "templates",
     "tensorflow",
     "tf_computation",
