@@ -70,11 +70,16 @@ def test_types_all_is_pinned():
 
 
 def test_simulation_all_is_pinned():
-    assert sorted(tffl.simulation.__all__) == ["ClientData", "datasets"]
+    assert sorted(tffl.simulation.__all__) == ["ClientData", "datasets", "partitioners"]
 
 
 def test_simulation_datasets_all_is_pinned():
-    assert sorted(tffl.simulation.datasets.__all__) == ["ClientData"]
+    assert sorted(tffl.simulation.datasets.__all__) == [
+        "ClientData",
+        "partition_by_feature",
+        "partition_dirichlet",
+        "partition_iid",
+    ]
 
 
 def test_every_name_in_all_exists():

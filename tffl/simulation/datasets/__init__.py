@@ -5,7 +5,13 @@ datasets yield one example per element; batch them with `ClientData.preprocess`.
 """
 
 from tffl.simulation.client_data import ClientData
+from tffl.simulation.partitioners import partition_by_feature
+from tffl.simulation.partitioners import partition_dirichlet
+from tffl.simulation.partitioners import partition_iid
 
 __all__ = [
     "ClientData",
+    "partition_by_feature",
+    "partition_dirichlet",
+    "partition_iid",
 ]
