@@ -76,9 +76,13 @@ def test_simulation_all_is_pinned():
 def test_simulation_datasets_all_is_pinned():
     assert sorted(tffl.simulation.datasets.__all__) == [
         "ClientData",
+        "digits",
+        "emnist",
         "partition_by_feature",
         "partition_dirichlet",
         "partition_iid",
+        "synthetic",
+        "tfds_loader",
     ]
 
 
