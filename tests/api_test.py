@@ -4,6 +4,8 @@ import tffl
 import tffl.aggregators
 import tffl.learning
 import tffl.learning.optimizers
+import tffl.simulation
+import tffl.simulation.datasets
 import tffl.templates
 import tffl.types
 
@@ -40,6 +42,7 @@ def test_top_level_all_is_pinned():
             "sequence_map",
             "sequence_reduce",
             "sequence_sum",
+            "simulation",
             "templates",
             "tensorflow",
             "tf_computation",
@@ -129,6 +132,23 @@ def test_learning_optimizers_all_is_pinned():
     )
 
 
+def test_simulation_all_is_pinned():
+    assert sorted(tffl.simulation.__all__) == ["ClientData", "datasets", "partitioners"]
+
+
+def test_simulation_datasets_all_is_pinned():
+    assert sorted(tffl.simulation.datasets.__all__) == [
+        "ClientData",
+        "digits",
+        "emnist",
+        "partition_by_feature",
+        "partition_dirichlet",
+        "partition_iid",
+        "synthetic",
+        "tfds_loader",
+    ]
+
+
 def test_every_name_in_all_exists():
     modules = (
         tffl,
@@ -139,6 +159,8 @@ def test_every_name_in_all_exists():
         tffl.aggregators,
         tffl.learning,
         tffl.learning.optimizers,
+        tffl.simulation,
+        tffl.simulation.datasets,
     )
     for module in modules:
         for name in module.__all__:

@@ -13,6 +13,7 @@ from tffl import aggregators  # noqa: E402
 from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
 from tffl import learning  # noqa: E402
+from tffl import simulation  # noqa: E402
 from tffl import templates  # noqa: E402
 from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
@@ -80,6 +81,7 @@ __all__ = [
     "sequence_map",
     "sequence_reduce",
     "sequence_sum",
+    "simulation",
     "templates",
     "tensorflow",
     "tf_computation",
