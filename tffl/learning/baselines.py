@@ -12,6 +12,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from tffl.learning import optimizers as optimizers_lib
 from tffl.learning.models import model_signature
 from tffl.learning.models import model_weights as model_weights_lib
 from tffl.learning.templates import model_delta_client_work
@@ -38,8 +39,18 @@ def train_centralized(
     model = model_signature.as_model_fn(model_fn)()
     if initial_weights is not None:
         initial_weights.assign_weights_to(model)
-    optimizer = model_delta_client_work.client_optimizer(optimizer_fn)
-    model_delta_client_work.check_training_options(epochs, None)
+    optimizer = model_delta_client_work.client_optimizer(optimizer_fn, "optimizer_fn")
+    model_delta_client_work.check_training_options(epochs, None, "epochs")
+    if not isinstance(optimizer, optimizers_lib.Optimizer):
+        # One Keras optimizer for the whole run, built outside the tf.function, so that
+        # tracing does not build it (and its variables) again.
+        keras_optimizer = optimizer()
+        if not isinstance(keras_optimizer, tf.keras.optimizers.Optimizer):
+            raise TypeError(
+                "optimizer_fn: expected it to return a tf.keras.optimizers.Optimizer, "
+                f"got {type(keras_optimizer).__name__}"
+            )
+        optimizer = lambda: keras_optimizer  # noqa: E731 - the form train_on_dataset takes.
 
     @tf.function
     def train(batches):

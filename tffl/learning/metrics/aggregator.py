@@ -29,6 +29,15 @@ def sum_then_finalize(
     the result the metric over all clients' examples together: accuracy is total
     correct over total examples, not a mean of the clients' accuracies.
 
+    >>> import collections, numpy as np
+    >>> finalizers = collections.OrderedDict(accuracy=lambda v: v[0] / v[1])
+    >>> aggregate = sum_then_finalize(
+    ...     finalizers, collections.OrderedDict(accuracy=[np.float32, np.float32]))
+    >>> clients = [collections.OrderedDict(accuracy=[1.0, 1.0]),
+    ...            collections.OrderedDict(accuracy=[0.0, 3.0])]
+    >>> float(aggregate(clients)['accuracy'])
+    0.25
+
     Args:
       metric_finalizers: for each metric name, a function from its summed values to
         its value (see `VariableModel.metric_finalizers`).

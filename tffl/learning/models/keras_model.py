@@ -67,7 +67,7 @@ class _KerasModel(variable_model.VariableModel):
         x, y = split_batch(batch_input)
         predictions = self.predict_on_batch(x, training)
         if len(self._losses) == 1:
-            loss = self._losses[0](y, predictions)
+            loss = self._loss_weights[0] * self._losses[0](y, predictions)
         else:
             loss = tf.add_n(
                 [
@@ -138,7 +138,6 @@ def from_keras_model(
             "keras_model: expected an uncompiled Keras model (give the loss and metrics "
             "to from_keras_model), got a compiled one"
         )
-    split_batch(input_spec, "input_spec")
     for leaf in tf.nest.flatten(input_spec):
         if not isinstance(leaf, tf.TensorSpec):
             raise TypeError(f"input_spec: expected tf.TensorSpec leaves, got {type(leaf).__name__}")
@@ -149,6 +148,12 @@ def from_keras_model(
                 f"loss[{index}]: expected a Keras loss or a function (y_true, y_pred), "
                 f"got {type(loss_fn).__name__}"
             )
+    _, label_spec = split_batch(input_spec, "input_spec")
+    if len(losses) > 1 and len(losses) != len(tf.nest.flatten(label_spec)):
+        raise ValueError(
+            f"loss: expected {len(tf.nest.flatten(label_spec))} losses (one per output of "
+            f"keras_model), got {len(losses)}"
+        )
     if loss_weights is None:
         loss_weights = [1.0] * len(losses)
     elif len(loss_weights) != len(losses):

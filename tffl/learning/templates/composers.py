@@ -39,10 +39,12 @@ class LearningAlgorithmState(NamedTuple):
 
 def _check_part(value, expected_class, name: str) -> None:
     if not isinstance(value, expected_class):
-        raise TypeError(
-            f"{name}: expected a {expected_class.__module__.split('.')[-1]}."
-            f"{expected_class.__name__}, got {type(value).__name__}"
-        )
+        raise TypeError(f"{name}: expected {expected_class.__name__}, got {type(value).__name__}")
+
+
+def _check_accepts(parameter, given, context: str) -> None:
+    if not parameter.is_assignable_from(given):
+        raise type_errors.TypeMismatchError(parameter, given, context)
 
 
 def compose_learning_process(
@@ -75,13 +77,32 @@ def compose_learning_process(
     _check_part(model_update_aggregator, aggregation_process.AggregationProcess, "aggregator")
     _check_part(model_finalizer, finalizers.FinalizerProcess, "finalizer")
     weights_type = initial_model_weights_fn.type_signature.result
+    distributor_type = model_weights_distributor.next.type_signature
     client_work_type = client_work.next.type_signature
+    finalizer_type = model_finalizer.next.type_signature
     data_type = client_work_type.parameter[2]
     update_type = client_work_type.result[1].member[0]
-    if not model_update_aggregator.value_type.is_assignable_from(update_type):
-        raise type_errors.TypeMismatchError(
-            model_update_aggregator.value_type, update_type, "aggregator value (client update)"
-        )
+    # Each part must accept what the previous one gives; checked here, so the error
+    # names the part rather than surfacing while the round is traced.
+    _check_accepts(
+        distributor_type.parameter[1].member, weights_type, "distributor value (model weights)"
+    )
+    _check_accepts(
+        client_work_type.parameter[1].member,
+        distributor_type.result[1].member,
+        "client_work weights (from the distributor)",
+    )
+    _check_accepts(
+        model_update_aggregator.value_type, update_type, "aggregator value (client update)"
+    )
+    _check_accepts(
+        finalizer_type.parameter[1].member, weights_type, "finalizer weights (model weights)"
+    )
+    _check_accepts(
+        finalizer_type.parameter[2].member,
+        model_update_aggregator.result_type,
+        "finalizer update (from the aggregator)",
+    )
 
     @federated_computation.federated_computation()
     def initialize():

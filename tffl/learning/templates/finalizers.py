@@ -69,6 +69,15 @@ def build_apply_optimizer_finalizer(
       optimizer_fn: a `tffl.learning.optimizers.Optimizer`, or a no-argument function
         returning a `tf.keras.optimizers.Optimizer`.
       model_weights_type: the type of the `ModelWeights` (see `weights_type_from_model`).
+
+    >>> import numpy as np, tffl
+    >>> weights_type = tffl.to_type(tffl.learning.models.ModelWeights([np.float32], []))
+    >>> finalizer = build_apply_optimizer_finalizer(
+    ...     tffl.learning.optimizers.build_sgdm(learning_rate=0.5), weights_type)
+    >>> weights = tffl.learning.models.ModelWeights([np.float32(1.0)], [])
+    >>> output = finalizer.next(finalizer.initialize(), weights, [np.float32(4.0)])
+    >>> float(output.result.trainable[0]), output.measurements['update_non_finite']
+    (-1.0, 0)
     """
     optimizer = optimizers_lib.build_optimizer(optimizer_fn)
     model_weights_type = computation_types.to_type(model_weights_type)

@@ -38,6 +38,11 @@ class LearningProcess(iterative_process.IterativeProcess):
         get_model_weights: iterative_process.Computation,
         set_model_weights: iterative_process.Computation,
     ):
+        result = iterative_process.check_computation(next_fn, "next_fn").result
+        if not isinstance(result, computation_types.StructType) or len(result) != 2:
+            raise type_errors.TypeMismatchError(
+                "<state=S@SERVER,metrics=M@SERVER>", result, "next_fn result"
+            )
         super().__init__(initialize_fn, next_fn, next_is_multi_arg=True)
         state_type = self.state_type
         if not (
@@ -52,15 +57,14 @@ class LearningProcess(iterative_process.IterativeProcess):
             and data_type.placement == placements.CLIENTS
         ):
             raise type_errors.TypeMismatchError("{D}@CLIENTS", data_type, "next_fn client data")
-        result = next_type.result
-        if not isinstance(result, computation_types.StructType) or len(result) != 2:
-            raise type_errors.TypeMismatchError(
-                "<state=S@SERVER,metrics=M@SERVER>", result, "next_fn result"
-            )
         get_type = iterative_process.check_computation(get_model_weights, "get_model_weights")
-        if not get_type.parameter.is_assignable_from(state_type.member):
+        if get_type.parameter is None or not get_type.parameter.is_assignable_from(
+            state_type.member
+        ):
             raise type_errors.TypeMismatchError(
-                get_type.parameter, state_type.member, "get_model_weights parameter"
+                state_type.member,
+                "no parameter" if get_type.parameter is None else get_type.parameter,
+                "get_model_weights parameter (the state)",
             )
         set_type = iterative_process.check_computation(set_model_weights, "set_model_weights")
         if not set_type.result.is_assignable_from(state_type.member):

@@ -42,14 +42,16 @@ def prepare_dataset(dataset: tf.data.Dataset, epochs: int, max_steps: Optional[i
     return dataset
 
 
-def check_training_options(epochs: int, max_steps: Optional[int]) -> None:
+def check_training_options(
+    epochs: int, max_steps: Optional[int], epochs_name: str = "client_epochs"
+) -> None:
     if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"client_epochs: expected a positive int, got {epochs!r}")
+        raise ValueError(f"{epochs_name}: expected a positive int, got {epochs!r}")
     if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
         raise ValueError(f"max_client_steps: expected a positive int or None, got {max_steps!r}")
 
 
-def client_optimizer(optimizer: Any):
+def client_optimizer(optimizer: Any, name: str = "client_optimizer_fn"):
     """The client optimizer as a tffl `Optimizer`, or as a Keras optimizer function.
 
     A Keras optimizer is created once per client per round and stepped in place,
@@ -60,7 +62,7 @@ def client_optimizer(optimizer: Any):
     if callable(optimizer) and not isinstance(optimizer, tf.keras.optimizers.Optimizer):
         return optimizer
     raise TypeError(
-        "client_optimizer_fn: expected a tffl.learning.optimizers.Optimizer or a "
+        f"{name}: expected a tffl.learning.optimizers.Optimizer or a "
         "no-argument function returning a tf.keras.optimizers.Optimizer, "
         f"got {type(optimizer).__name__}"
     )
