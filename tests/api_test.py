@@ -4,6 +4,7 @@ import tffl
 import tffl.aggregators
 import tffl.learning
 import tffl.learning.optimizers
+import tffl.program
 import tffl.simulation
 import tffl.simulation.datasets
 import tffl.templates
@@ -39,6 +40,7 @@ def test_top_level_all_is_pinned():
             "framework",
             "infer_type",
             "learning",
+            "program",
             "sequence_map",
             "sequence_reduce",
             "sequence_sum",
@@ -132,6 +134,15 @@ def test_learning_optimizers_all_is_pinned():
     )
 
 
+def test_program_all_is_pinned():
+    assert sorted(tffl.program.__all__) == [
+        "FileProgramStateManager",
+        "ProgramStateExistsError",
+        "ProgramStateManager",
+        "ProgramStateNotFoundError",
+    ]
+
+
 def test_simulation_all_is_pinned():
     assert sorted(tffl.simulation.__all__) == ["ClientData", "datasets", "partitioners"]
 
@@ -159,6 +170,7 @@ def test_every_name_in_all_exists():
         tffl.aggregators,
         tffl.learning,
         tffl.learning.optimizers,
+        tffl.program,
         tffl.simulation,
         tffl.simulation.datasets,
     )

@@ -13,6 +13,7 @@ from tffl import aggregators  # noqa: E402
 from tffl import backends  # noqa: E402
 from tffl import framework  # noqa: E402
 from tffl import learning  # noqa: E402
+from tffl import program  # noqa: E402
 from tffl import simulation  # noqa: E402
 from tffl import templates  # noqa: E402
 from tffl import tensorflow  # noqa: E402
@@ -78,6 +79,7 @@ __all__ = [
     "framework",
     "infer_type",
     "learning",
+    "program",
     "sequence_map",
     "sequence_reduce",
     "sequence_sum",
