@@ -144,7 +144,17 @@ def test_program_all_is_pinned():
 
 
 def test_simulation_all_is_pinned():
-    assert sorted(tffl.simulation.__all__) == ["ClientData", "datasets", "partitioners"]
+    assert sorted(tffl.simulation.__all__) == [
+        "CSVMetricsManager",
+        "ClientData",
+        "MetricsManager",
+        "ProgressReporter",
+        "TensorBoardManager",
+        "build_client_datasets_fn",
+        "build_uniform_sampling_fn",
+        "datasets",
+        "partitioners",
+    ]
 
 
 def test_simulation_datasets_all_is_pinned():
