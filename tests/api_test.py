@@ -150,10 +150,12 @@ def test_simulation_all_is_pinned():
         "MetricsManager",
         "ProgressReporter",
         "TensorBoardManager",
+        "TrainingResult",
         "build_client_datasets_fn",
         "build_uniform_sampling_fn",
         "datasets",
         "partitioners",
+        "run_training",
     ]
 
 
