@@ -26,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: venv
-	$(BIN)/python examples/hello_federated.py
+	$(BIN)/python examples/emnist_fedavg.py
 
 lint: test-venv
 	$(BIN)/ruff check tffl tffl_ops examples tests
