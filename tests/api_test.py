@@ -95,6 +95,7 @@ def test_aggregators_all_is_pinned():
             "AggregationFactory",
             "MeanFactory",
             "PrivateQuantileEstimationProcess",
+            "SecureSumFactory",
             "SumFactory",
             "UnweightedAggregationFactory",
             "UnweightedMeanFactory",

@@ -1,4 +1,4 @@
-"""Aggregation factories: sum, mean, clipping, zeroing and quantile estimation."""
+"""Aggregation factories: sum, secure sum, mean, clipping, zeroing and quantile estimation."""
 
 from tffl.aggregators.factory import AggregationFactory
 from tffl.aggregators.factory import UnweightedAggregationFactory
@@ -8,12 +8,14 @@ from tffl.aggregators.mean import UnweightedMeanFactory
 from tffl.aggregators.quantile_estimation import PrivateQuantileEstimationProcess
 from tffl.aggregators.robust import clipping_factory
 from tffl.aggregators.robust import zeroing_factory
+from tffl.aggregators.secure import SecureSumFactory
 from tffl.aggregators.sum_factory import SumFactory
 
 __all__ = [
     "AggregationFactory",
     "MeanFactory",
     "PrivateQuantileEstimationProcess",
+    "SecureSumFactory",
     "SumFactory",
     "UnweightedAggregationFactory",
     "UnweightedMeanFactory",

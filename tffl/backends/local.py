@@ -11,12 +11,14 @@ from typing import Optional
 from tffl.backends import execution_context
 from tffl.core import context_stack
 from tffl.executors import executor_stacks
+from tffl.executors import secure_aggregation as secure_aggregation_lib
 
 
 def create_context(
     num_clients: Optional[int] = None,
     max_concurrency: Optional[int] = None,
     asynchronous: bool = False,
+    secure_aggregation: Optional[secure_aggregation_lib.SecureAggregationConfig] = None,
 ) -> context_stack.Context:
     """A local execution context.
 
@@ -25,8 +27,11 @@ def create_context(
         whose CLIENTS values all come from broadcasts, evals or federated_value).
       max_concurrency: how many clients' work may run at once (default: CPU cores).
       asynchronous: return coroutines to `await` instead of results.
+      secure_aggregation: how secure sums simulate dropped clients, and how many
+        must survive (`tffl.executors.secure_aggregation.SecureAggregationConfig`;
+        default: none drop).
     """
-    factory = executor_stacks.LocalExecutorFactory(max_concurrency)
+    factory = executor_stacks.LocalExecutorFactory(max_concurrency, secure_aggregation)
     if asynchronous:
         return execution_context.AsyncExecutionContext(factory, num_clients)
     return execution_context.ExecutionContext(factory, num_clients)
@@ -36,6 +41,9 @@ def set_context(
     num_clients: Optional[int] = None,
     max_concurrency: Optional[int] = None,
     asynchronous: bool = False,
+    secure_aggregation: Optional[secure_aggregation_lib.SecureAggregationConfig] = None,
 ) -> None:
     """Makes a local context (see `create_context`) the default one."""
-    context_stack.set_default_context(create_context(num_clients, max_concurrency, asynchronous))
+    context_stack.set_default_context(
+        create_context(num_clients, max_concurrency, asynchronous, secure_aggregation)
+    )

@@ -16,6 +16,7 @@ import weakref
 from tffl.executors import executor_base
 from tffl.executors import federating_executor
 from tffl.executors import reference_resolving_executor
+from tffl.executors import secure_aggregation as secure_aggregation_lib
 from tffl.executors import tensorflow_executor
 
 
@@ -25,12 +26,26 @@ class LocalExecutorFactory:
     Args:
       max_concurrency: how many clients' TensorFlow work may run at once
         (default: the number of CPU cores).
+      secure_aggregation: dropouts and the survivor threshold of secure sums
+        (default: no dropouts).
     """
 
-    def __init__(self, max_concurrency: Optional[int] = None):
+    def __init__(
+        self,
+        max_concurrency: Optional[int] = None,
+        secure_aggregation: Optional[secure_aggregation_lib.SecureAggregationConfig] = None,
+    ):
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency: expected a positive int, got {max_concurrency}")
         self.max_concurrency = max_concurrency or os.cpu_count() or 1
+        if secure_aggregation is not None and not isinstance(
+            secure_aggregation, secure_aggregation_lib.SecureAggregationConfig
+        ):
+            raise TypeError(
+                "secure_aggregation: expected a SecureAggregationConfig, got "
+                f"{type(secure_aggregation).__name__}"
+            )
+        self.secure_aggregation = secure_aggregation
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.max_concurrency, thread_name_prefix="tffl-client"
         )
@@ -49,6 +64,7 @@ class LocalExecutorFactory:
             client_factory=self._leaf,
             num_clients=num_clients,
             max_concurrency=self.max_concurrency,
+            secure_aggregation_config=self.secure_aggregation,
         )
         return reference_resolving_executor.ReferenceResolvingExecutor(federating)
 

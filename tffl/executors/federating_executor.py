@@ -26,6 +26,7 @@ from tffl.compiler import building_blocks as bb
 from tffl.compiler import intrinsic_defs as defs
 from tffl.core import computation_impl
 from tffl.executors import executor_base
+from tffl.executors import secure_aggregation
 from tffl.types import computation_types
 from tffl.types import placements
 from tffl.types import type_conversions
@@ -72,12 +73,16 @@ class FederatingExecutor(executor_base.Executor):
         client_factory: Callable[[int], executor_base.Executor],
         num_clients: Optional[int] = None,
         max_concurrency: Optional[int] = None,
+        secure_aggregation_config: Optional[secure_aggregation.SecureAggregationConfig] = None,
     ):
         self._server = server
         self._client_factory = client_factory
         self._clients: List[executor_base.Executor] = []
         self._num_clients = num_clients
         self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._secure_aggregation = (
+            secure_aggregation_config or secure_aggregation.SecureAggregationConfig()
+        )
 
     @property
     def num_clients(self) -> Optional[int]:
@@ -401,17 +406,6 @@ async def _select(ex, arg, result_type):
     return _federated(await ex._per_client(work), result_type)
 
 
-def _check_range(values, bound_of, label: str):
-    for client, value in enumerate(values):
-        for leaf, bound in zip(_leaves(value), bound_of):
-            array = np.asarray(leaf)
-            if array.size and (array.min() < 0 or array.max() >= bound):
-                raise ValueError(
-                    f"{label}: client {client} has values outside [0, {bound}): "
-                    f"min {array.min()}, max {array.max()}"
-                )
-
-
 def _leaves(value) -> List[Any]:
     if not type_conversions.is_container(value):
         return [value]
@@ -419,24 +413,30 @@ def _leaves(value) -> List[Any]:
 
 
 async def _secure_sum(ex, arg, result_type, label, modular: bool):
+    """Masks on each client, unmasks the survivors' sum on the server (`secure_aggregation`)."""
     value, parameter = ex._arguments(arg)
-    values = await _client_values(value)
+    if value.kind != "federated" or value.type_signature.placement != _CLIENTS:
+        raise type_errors.TypeMismatchError("{T}@CLIENTS", value.type_signature, label)
     parameters = [int(p) for p in _leaves(await parameter.compute())]
-    leaf_count = len(_leaves(values[0])) if values else 0
+    leaf_count = len(secure_aggregation.tensor_types(result_type.member))
     if len(parameters) == 1:
         parameters = parameters * leaf_count
-    bounds = parameters if modular else [2**p for p in parameters]
-    _check_range(values, bounds, label)
-    bound_iter = iter(bounds)
-
-    def leaf_sum(type_spec, *leaves):
-        bound = next(bound_iter)
-        total = np.sum(np.stack([np.asarray(x, np.int64) for x in leaves]), axis=0)
-        if modular:
-            total = np.mod(total, bound)
-        return np.asarray(total, type_spec.dtype.as_numpy_dtype)
-
-    return await _server_result(ex, _tree(leaf_sum, result_type.member, *values), result_type)
+    if len(parameters) != leaf_count:
+        raise ValueError(
+            f"{label}: expected 1 or {leaf_count} parameters for a value of type "
+            f"{result_type.member}, got {len(parameters)}"
+        )
+    result = await secure_aggregation.secure_sum(
+        ex._secure_aggregation,
+        label,
+        value.payload,
+        result_type.member,
+        parameters,
+        modular,
+        ex._per_client,
+        ex._server,
+    )
+    return _federated([result], result_type)
 
 
 async def _secure_sum_bitwidth(ex, arg, result_type):
