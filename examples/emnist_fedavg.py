@@ -157,11 +157,13 @@ def build_aggregator(name: str, clients_per_round: int):
             return factory, True
         return tffl.learning.dp_aggregator(_DP_NOISE_MULTIPLIER.value, clients_per_round), True
     if name == "secure":
+        # Each coordinate of an update is clipped to [-1, 1] and summed with masks; the
+        # mean is unweighted so that the bound applies to the updates themselves.
         return (
-            tffl.aggregators.MeanFactory(
+            tffl.aggregators.UnweightedMeanFactory(
                 value_sum_factory=tffl.aggregators.SecureSumFactory(upper_bound_threshold=1.0)
             ),
-            False,
+            True,
         )
     return tffl.learning.compression_aggregator(), False
 
