@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from tffl.proto import computation_pb2 as tffl_dot_proto_dot_computation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tffl/proto/executor.proto\x12\x04tffl\x1a\x1ctffl/proto/computation.proto\"\x92\x03\n\x05Value\x12\x18\n\x04type\x18\x01 \x01(\x0b\x32\n.tffl.Type\x12\x10\n\x06tensor\x18\x02 \x01(\x0cH\x00\x12$\n\x06struct\x18\x03 \x01(\x0b\x32\x12.tffl.Value.StructH\x00\x12(\n\x08sequence\x18\x04 \x01(\x0b\x32\x14.tffl.Value.SequenceH\x00\x12*\n\tfederated\x18\x05 \x01(\x0b\x32\x15.tffl.Value.FederatedH\x00\x12(\n\x0b\x63omputation\x18\x06 \x01(\x0b\x32\x11.tffl.ComputationH\x00\x1aj\n\x06Struct\x12+\n\x07\x65lement\x18\x01 \x03(\x0b\x32\x1a.tffl.Value.Struct.Element\x1a\x33\n\x07\x45lement\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x05value\x18\x02 \x01(\x0b\x32\x0b.tffl.Value\x1a\x19\n\x08Sequence\x12\r\n\x05graph\x18\x01 \x01(\x0c\x1a(\n\tFederated\x12\x1b\n\x06member\x18\x01 \x03(\x0b\x32\x0b.tffl.ValueB\x06\n\x04kind\"\x87\x06\n\x0e\x45xecuteRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x38\n\x0c\x63reate_value\x18\x02 \x01(\x0b\x32 .tffl.ExecuteRequest.CreateValueH\x00\x12\x36\n\x0b\x63reate_call\x18\x03 \x01(\x0b\x32\x1f.tffl.ExecuteRequest.CreateCallH\x00\x12:\n\rcreate_struct\x18\x04 \x01(\x0b\x32!.tffl.ExecuteRequest.CreateStructH\x00\x12@\n\x10\x63reate_selection\x18\x05 \x01(\x0b\x32$.tffl.ExecuteRequest.CreateSelectionH\x00\x12/\n\x07\x63ompute\x18\x06 \x01(\x0b\x32\x1c.tffl.ExecuteRequest.ComputeH\x00\x12/\n\x07\x64ispose\x18\x07 \x01(\x0b\x32\x1c.tffl.ExecuteRequest.DisposeH\x00\x12\x33\n\tconfigure\x18\x08 \x01(\x0b\x32\x1e.tffl.ExecuteRequest.ConfigureH\x00\x1a)\n\x0b\x43reateValue\x12\x1a\n\x05value\x18\x01 \x01(\x0b\x32\x0b.tffl.Value\x1a\x30\n\nCreateCall\x12\x10\n\x08\x66unction\x18\x01 \x01(\x03\x12\x10\n\x08\x61rgument\x18\x02 \x01(\x03\x1ar\n\x0c\x43reateStruct\x12:\n\x07\x65lement\x18\x01 \x03(\x0b\x32).tffl.ExecuteRequest.CreateStruct.Element\x1a&\n\x07\x45lement\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03\x1a\x30\n\x0f\x43reateSelection\x12\x0e\n\x06source\x18\x01 \x01(\x03\x12\r\n\x05index\x18\x02 \x01(\x05\x1a\x18\n\x07\x43ompute\x12\r\n\x05value\x18\x01 \x01(\x03\x1a\x18\n\x07\x44ispose\x12\r\n\x05value\x18\x01 \x03(\x03\x1a \n\tConfigure\x12\x13\n\x0bnum_clients\x18\x01 \x01(\x05\x42\t\n\x07request\"\xb9\x02\n\x0f\x45xecuteResponse\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x33\n\tvalue_ref\x18\x02 \x01(\x0b\x32\x1e.tffl.ExecuteResponse.ValueRefH\x00\x12\x1f\n\x08\x63omputed\x18\x03 \x01(\x0b\x32\x0b.tffl.ValueH\x00\x12,\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1b.tffl.ExecuteResponse.ErrorH\x00\x12(\n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x19.tffl.ExecuteResponse.AckH\x00\x1a\x31\n\x08ValueRef\x12\x0b\n\x03ref\x18\x01 \x01(\x03\x12\x18\n\x04type\x18\x02 \x01(\x0b\x32\n.tffl.Type\x1a&\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x1a\x05\n\x03\x41\x63kB\n\n\x08response\"\r\n\x0bPingRequest\"L\n\x0cPingResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08sessions\x18\x02 \x01(\x05\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\x03\x32z\n\rExecutorGroup\x12:\n\x07\x45xecute\x12\x14.tffl.ExecuteRequest\x1a\x15.tffl.ExecuteResponse(\x01\x30\x01\x12-\n\x04Ping\x12\x11.tffl.PingRequest\x1a\x12.tffl.PingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tffl/proto/executor.proto\x12\x04tffl\x1a\x1ctffl/proto/computation.proto\"\x92\x03\n\x05Value\x12\x18\n\x04type\x18\x01 \x01(\x0b\x32\n.tffl.Type\x12\x10\n\x06tensor\x18\x02 \x01(\x0cH\x00\x12$\n\x06struct\x18\x03 \x01(\x0b\x32\x12.tffl.Value.StructH\x00\x12(\n\x08sequence\x18\x04 \x01(\x0b\x32\x14.tffl.Value.SequenceH\x00\x12*\n\tfederated\x18\x05 \x01(\x0b\x32\x15.tffl.Value.FederatedH\x00\x12(\n\x0b\x63omputation\x18\x06 \x01(\x0b\x32\x11.tffl.ComputationH\x00\x1aj\n\x06Struct\x12+\n\x07\x65lement\x18\x01 \x03(\x0b\x32\x1a.tffl.Value.Struct.Element\x1a\x33\n\x07\x45lement\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x05value\x18\x02 \x01(\x0b\x32\x0b.tffl.Value\x1a\x19\n\x08Sequence\x12\r\n\x05graph\x18\x01 \x01(\x0c\x1a(\n\tFederated\x12\x1b\n\x06member\x18\x01 \x03(\x0b\x32\x0b.tffl.ValueB\x06\n\x04kind\"\xb7\x06\n\x0e\x45xecuteRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x38\n\x0c\x63reate_value\x18\x02 \x01(\x0b\x32 .tffl.ExecuteRequest.CreateValueH\x00\x12\x36\n\x0b\x63reate_call\x18\x03 \x01(\x0b\x32\x1f.tffl.ExecuteRequest.CreateCallH\x00\x12:\n\rcreate_struct\x18\x04 \x01(\x0b\x32!.tffl.ExecuteRequest.CreateStructH\x00\x12@\n\x10\x63reate_selection\x18\x05 \x01(\x0b\x32$.tffl.ExecuteRequest.CreateSelectionH\x00\x12/\n\x07\x63ompute\x18\x06 \x01(\x0b\x32\x1c.tffl.ExecuteRequest.ComputeH\x00\x12/\n\x07\x64ispose\x18\x07 \x01(\x0b\x32\x1c.tffl.ExecuteRequest.DisposeH\x00\x12\x33\n\tconfigure\x18\x08 \x01(\x0b\x32\x1e.tffl.ExecuteRequest.ConfigureH\x00\x1a)\n\x0b\x43reateValue\x12\x1a\n\x05value\x18\x01 \x01(\x0b\x32\x0b.tffl.Value\x1a\x30\n\nCreateCall\x12\x10\n\x08\x66unction\x18\x01 \x01(\x03\x12\x10\n\x08\x61rgument\x18\x02 \x01(\x03\x1ar\n\x0c\x43reateStruct\x12:\n\x07\x65lement\x18\x01 \x03(\x0b\x32).tffl.ExecuteRequest.CreateStruct.Element\x1a&\n\x07\x45lement\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03\x1a\x30\n\x0f\x43reateSelection\x12\x0e\n\x06source\x18\x01 \x01(\x03\x12\r\n\x05index\x18\x02 \x01(\x05\x1a\x18\n\x07\x43ompute\x12\r\n\x05value\x18\x01 \x01(\x03\x1a\x18\n\x07\x44ispose\x12\r\n\x05value\x18\x01 \x03(\x03\x1aP\n\tConfigure\x12\x18\n\x0bnum_clients\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x11max_message_bytes\x18\x02 \x01(\x03\x42\x0e\n\x0c_num_clientsB\t\n\x07request\"\x9a\x03\n\x0f\x45xecuteResponse\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x33\n\tvalue_ref\x18\x02 \x01(\x0b\x32\x1e.tffl.ExecuteResponse.ValueRefH\x00\x12\x1f\n\x08\x63omputed\x18\x03 \x01(\x0b\x32\x0b.tffl.ValueH\x00\x12,\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x1b.tffl.ExecuteResponse.ErrorH\x00\x12(\n\x03\x61\x63k\x18\x05 \x01(\x0b\x32\x19.tffl.ExecuteResponse.AckH\x00\x12\x36\n\nconfigured\x18\x06 \x01(\x0b\x32 .tffl.ExecuteResponse.ConfiguredH\x00\x1a\x31\n\x08ValueRef\x12\x0b\n\x03ref\x18\x01 \x01(\x03\x12\x18\n\x04type\x18\x02 \x01(\x0b\x32\n.tffl.Type\x1a&\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x1a\x05\n\x03\x41\x63k\x1a\'\n\nConfigured\x12\x19\n\x11max_message_bytes\x18\x01 \x01(\x03\x42\n\n\x08response\"\r\n\x0bPingRequest\"L\n\x0cPingResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08sessions\x18\x02 \x01(\x05\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\x03\x32z\n\rExecutorGroup\x12:\n\x07\x45xecute\x12\x14.tffl.ExecuteRequest\x1a\x15.tffl.ExecuteResponse(\x01\x30\x01\x12-\n\x04Ping\x12\x11.tffl.PingRequest\x1a\x12.tffl.PingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_VALUE_FEDERATED']._serialized_start=420
   _globals['_VALUE_FEDERATED']._serialized_end=460
   _globals['_EXECUTEREQUEST']._serialized_start=471
-  _globals['_EXECUTEREQUEST']._serialized_end=1246
+  _globals['_EXECUTEREQUEST']._serialized_end=1294
   _globals['_EXECUTEREQUEST_CREATEVALUE']._serialized_start=892
   _globals['_EXECUTEREQUEST_CREATEVALUE']._serialized_end=933
   _globals['_EXECUTEREQUEST_CREATECALL']._serialized_start=935
@@ -49,19 +49,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_EXECUTEREQUEST_DISPOSE']._serialized_start=1177
   _globals['_EXECUTEREQUEST_DISPOSE']._serialized_end=1201
   _globals['_EXECUTEREQUEST_CONFIGURE']._serialized_start=1203
-  _globals['_EXECUTEREQUEST_CONFIGURE']._serialized_end=1235
-  _globals['_EXECUTERESPONSE']._serialized_start=1249
-  _globals['_EXECUTERESPONSE']._serialized_end=1562
-  _globals['_EXECUTERESPONSE_VALUEREF']._serialized_start=1454
-  _globals['_EXECUTERESPONSE_VALUEREF']._serialized_end=1503
-  _globals['_EXECUTERESPONSE_ERROR']._serialized_start=1505
-  _globals['_EXECUTERESPONSE_ERROR']._serialized_end=1543
-  _globals['_EXECUTERESPONSE_ACK']._serialized_start=1545
-  _globals['_EXECUTERESPONSE_ACK']._serialized_end=1550
-  _globals['_PINGREQUEST']._serialized_start=1564
-  _globals['_PINGREQUEST']._serialized_end=1577
-  _globals['_PINGRESPONSE']._serialized_start=1579
-  _globals['_PINGRESPONSE']._serialized_end=1655
-  _globals['_EXECUTORGROUP']._serialized_start=1657
-  _globals['_EXECUTORGROUP']._serialized_end=1779
+  _globals['_EXECUTEREQUEST_CONFIGURE']._serialized_end=1283
+  _globals['_EXECUTERESPONSE']._serialized_start=1297
+  _globals['_EXECUTERESPONSE']._serialized_end=1707
+  _globals['_EXECUTERESPONSE_VALUEREF']._serialized_start=1558
+  _globals['_EXECUTERESPONSE_VALUEREF']._serialized_end=1607
+  _globals['_EXECUTERESPONSE_ERROR']._serialized_start=1609
+  _globals['_EXECUTERESPONSE_ERROR']._serialized_end=1647
+  _globals['_EXECUTERESPONSE_ACK']._serialized_start=1649
+  _globals['_EXECUTERESPONSE_ACK']._serialized_end=1654
+  _globals['_EXECUTERESPONSE_CONFIGURED']._serialized_start=1656
+  _globals['_EXECUTERESPONSE_CONFIGURED']._serialized_end=1695
+  _globals['_PINGREQUEST']._serialized_start=1709
+  _globals['_PINGREQUEST']._serialized_end=1722
+  _globals['_PINGRESPONSE']._serialized_start=1724
+  _globals['_PINGRESPONSE']._serialized_end=1800
+  _globals['_EXECUTORGROUP']._serialized_start=1802
+  _globals['_EXECUTORGROUP']._serialized_end=1924
 # @@protoc_insertion_point(module_scope)

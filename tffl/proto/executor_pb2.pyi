@@ -88,10 +88,12 @@ class ExecuteRequest(_message.Message):
         value: _containers.RepeatedScalarFieldContainer[int]
         def __init__(self, value: _Optional[_Iterable[int]] = ...) -> None: ...
     class Configure(_message.Message):
-        __slots__ = ("num_clients",)
+        __slots__ = ("num_clients", "max_message_bytes")
         NUM_CLIENTS_FIELD_NUMBER: _ClassVar[int]
+        MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
         num_clients: int
-        def __init__(self, num_clients: _Optional[int] = ...) -> None: ...
+        max_message_bytes: int
+        def __init__(self, num_clients: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_VALUE_FIELD_NUMBER: _ClassVar[int]
     CREATE_CALL_FIELD_NUMBER: _ClassVar[int]
@@ -111,7 +113,7 @@ class ExecuteRequest(_message.Message):
     def __init__(self, id: _Optional[int] = ..., create_value: _Optional[_Union[ExecuteRequest.CreateValue, _Mapping]] = ..., create_call: _Optional[_Union[ExecuteRequest.CreateCall, _Mapping]] = ..., create_struct: _Optional[_Union[ExecuteRequest.CreateStruct, _Mapping]] = ..., create_selection: _Optional[_Union[ExecuteRequest.CreateSelection, _Mapping]] = ..., compute: _Optional[_Union[ExecuteRequest.Compute, _Mapping]] = ..., dispose: _Optional[_Union[ExecuteRequest.Dispose, _Mapping]] = ..., configure: _Optional[_Union[ExecuteRequest.Configure, _Mapping]] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
-    __slots__ = ("id", "value_ref", "computed", "error", "ack")
+    __slots__ = ("id", "value_ref", "computed", "error", "ack", "configured")
     class ValueRef(_message.Message):
         __slots__ = ("ref", "type")
         REF_FIELD_NUMBER: _ClassVar[int]
@@ -129,17 +131,24 @@ class ExecuteResponse(_message.Message):
     class Ack(_message.Message):
         __slots__ = ()
         def __init__(self) -> None: ...
+    class Configured(_message.Message):
+        __slots__ = ("max_message_bytes",)
+        MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+        max_message_bytes: int
+        def __init__(self, max_message_bytes: _Optional[int] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_REF_FIELD_NUMBER: _ClassVar[int]
     COMPUTED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURED_FIELD_NUMBER: _ClassVar[int]
     id: int
     value_ref: ExecuteResponse.ValueRef
     computed: Value
     error: ExecuteResponse.Error
     ack: ExecuteResponse.Ack
-    def __init__(self, id: _Optional[int] = ..., value_ref: _Optional[_Union[ExecuteResponse.ValueRef, _Mapping]] = ..., computed: _Optional[_Union[Value, _Mapping]] = ..., error: _Optional[_Union[ExecuteResponse.Error, _Mapping]] = ..., ack: _Optional[_Union[ExecuteResponse.Ack, _Mapping]] = ...) -> None: ...
+    configured: ExecuteResponse.Configured
+    def __init__(self, id: _Optional[int] = ..., value_ref: _Optional[_Union[ExecuteResponse.ValueRef, _Mapping]] = ..., computed: _Optional[_Union[Value, _Mapping]] = ..., error: _Optional[_Union[ExecuteResponse.Error, _Mapping]] = ..., ack: _Optional[_Union[ExecuteResponse.Ack, _Mapping]] = ..., configured: _Optional[_Union[ExecuteResponse.Configured, _Mapping]] = ...) -> None: ...
 
 class PingRequest(_message.Message):
     __slots__ = ()
