@@ -13,8 +13,8 @@ def remote_workers():
 
     Tests that kill or restart workers start their own instead.
     """
-    from tffl.testing import worker_processes
+    from tffl.testing import workers
 
-    workers = worker_processes.start_workers(3)
+    workers = workers.start_workers(3)
     yield workers
-    worker_processes.stop_workers(workers)
+    workers.stop_workers(workers)

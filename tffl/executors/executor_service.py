@@ -73,6 +73,14 @@ def server_options(max_message_bytes: int) -> list:
     ]
 
 
+def format_size(num_bytes: int) -> str:
+    """`512 MiB`, `1.5 MiB` or `1000 bytes`: sizes in messages about limits."""
+    if num_bytes < MIB:
+        return f"{num_bytes} bytes"
+    mib = num_bytes / MIB
+    return f"{mib:.0f} MiB" if mib == int(mib) else f"{mib:.1f} MiB"
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("tffl")
@@ -369,8 +377,8 @@ class ExecutorService:
             response = _error_response(
                 request.id,
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"the answer to request {request.id} is {size / MIB:.1f} MiB, over the message "
-                f"limit of {session.max_answer_bytes / MIB:.0f} MiB (raise --max_message_mb on "
+                f"the answer to request {request.id} is {format_size(size)}, over the message "
+                f"limit of {format_size(session.max_answer_bytes)} (raise --max_message_mb on "
                 "the worker and max_message_mb on the driver)",
             )
         await write(response)

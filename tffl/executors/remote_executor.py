@@ -260,8 +260,9 @@ class RemoteExecutor(executor_base.Executor):
         data = request.SerializeToString()
         if len(data) > self._limit:
             raise executor_errors.FatalError(
-                f"a request to worker {self.address} is {len(data) / MIB:.1f} MiB, over the "
-                f"message limit of {self._limit / MIB:.0f} MiB (raise {self._limit_owner})",
+                f"a request to worker {self.address} is "
+                f"{executor_service.format_size(len(data))}, over the message limit of "
+                f"{executor_service.format_size(self._limit)} (raise {self._limit_owner})",
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
             )
         response = await stream.send(request.id, data)

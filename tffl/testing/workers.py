@@ -1,16 +1,20 @@
-"""Real `tffl-worker` processes on 127.0.0.1, for tests and for trying remote execution.
+"""Workers on 127.0.0.1 for tests and for trying remote execution.
+
+Real `tffl-worker` processes (`start_workers`), or an executor service served from
+a thread of this process (`InProcessWorker`), which starts in milliseconds.
 
 >>> workers = start_workers(2)                    # doctest: +SKIP
 >>> tffl.backends.remote.set_context([w.address for w in workers])  # doctest: +SKIP
 >>> stop_workers(workers)                         # doctest: +SKIP
 
-Workers run this process's tffl (its source folder goes first on PYTHONPATH) with
-TensorFlow's start-up logging silenced; their output (stdout and stderr) is kept
-in `WorkerProcess.lines`.
+Worker processes run this process's tffl (its source folder goes first on
+PYTHONPATH) with TensorFlow's start-up logging silenced; their output (stdout and
+stderr) is kept in `WorkerProcess.lines`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import re
@@ -22,6 +26,9 @@ import time
 from typing import List
 from typing import Optional
 from typing import Sequence
+
+from tffl.executors import executor_service
+from tffl.executors import executor_stacks
 
 _LISTENING = re.compile(r"tffl-worker listening on (\S+):(\d+)")
 # The folder that holds the `tffl` package this module belongs to.
@@ -154,3 +161,39 @@ def stop_workers(workers: Sequence[WorkerProcess]) -> None:
     """Kills the workers (teardown: their exit status does not matter)."""
     for worker in workers:
         worker.kill()
+
+
+class InProcessWorker:
+    """An executor service on 127.0.0.1, served by an event loop in a thread of its own.
+
+    Args:
+      max_concurrency: for the local executor stack of each session.
+      **service_args: for `ExecutorService` (`auth_token`, `max_message_bytes`).
+    """
+
+    def __init__(self, max_concurrency: int = 2, **service_args):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.factory = executor_stacks.LocalExecutorFactory(max_concurrency)
+        self.service = executor_service.ExecutorService(self.factory, **service_args)
+        self._server, self.port = self._run(
+            executor_service.start_server(self.service, "127.0.0.1:0")
+        )
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(START_TIMEOUT_S)
+
+    def stop(self, grace: Optional[float] = None) -> None:
+        """Stops serving (open sessions end at once, or after `grace` seconds)."""
+        if self._loop.is_closed():
+            return
+        self._run(self._server.stop(grace))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self.factory.close()
