@@ -7,8 +7,10 @@ call (`WorkerLostError`) is marked dead and the whole call runs again on the
 remaining workers, clients re-sharded, up to `retries` times; after that the call
 fails naming the lost worker. Re-running a whole call is correct because
 computations are functional (state in, state out): a lost call changes nothing,
-so no training state is lost. A worker marked dead is probed with `Ping` at the
-start of the next call and used again once it answers.
+so no training state is lost. A worker that cannot be reached when a call begins
+did none of it: the call goes on without it and no retry is spent. A worker marked
+dead is probed with `Ping` at the start of the next call and used again once it
+answers.
 
 >>> import tffl
 >>> context = tffl.backends.remote.create_context(["127.0.0.1:8000", "127.0.0.1:8001"])
@@ -185,6 +187,11 @@ async def invoke_with_retries(
         try_ = _Attempt(factory, live)
         try:
             result = await execution_context.invoke_async(try_, num_clients, computation, argument)
+        except executor_errors.WorkerUnreachableError as error:
+            # It did none of the call, so going on without it costs no retry.
+            pool.mark_lost(error.address)
+            _log.warning("%s; running the call without it", error)
+            continue
         except executor_errors.WorkerLostError as error:
             pool.mark_lost(error.address)
             if attempt >= retries:

@@ -3,12 +3,14 @@
 Run it as `tffl-worker --port=8000` (or `python -m tffl.backends.worker`). Each
 driver session gets a fresh local stack sized to its shard of clients; the worker
 logs one line when a session starts and one when it ends, and stops cleanly on
-SIGTERM or SIGINT (in-flight sessions get `--grace_s` seconds to finish).
+SIGTERM or SIGINT: in-flight sessions get `--grace_s` seconds to finish, then the
+process exits with status 0 (TensorFlow work still running is abandoned).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -104,6 +106,10 @@ def main(argv) -> None:
         raise app.UsageError(f"--port: expected 0 to 65535, got {_PORT.value}")
     asyncio.run(_serve())
     sys.stdout.flush()
+    sys.stderr.flush()
+    # TensorFlow work of a session cut off by the grace period cannot be interrupted;
+    # exiting normally would wait for its threads, possibly forever.
+    os._exit(0)
 
 
 def run() -> None:

@@ -33,6 +33,17 @@ class WorkerLostError(RetryableError):
         super().__init__(message)
 
 
+class WorkerUnreachableError(WorkerLostError):
+    """A worker that could not be reached when a call began; it did none of the call."""
+
+    def __init__(self, address: str, detail: str = ""):
+        self.address = address
+        message = f"worker {address} is unreachable"
+        if detail:
+            message = f"{message}: {detail}"
+        executor_base.ExecutionError.__init__(self, message)
+
+
 class FatalError(executor_base.ExecutionError):
     """A request that failed in a way retrying cannot fix (an ill-typed value, a bug).
 

@@ -56,6 +56,9 @@ def channel_options(max_message_bytes: int) -> list:
         # about 15 s; a killed process closes its sockets and is noticed at once.
         ("grpc.keepalive_time_ms", 10_000),
         ("grpc.keepalive_timeout_ms", 5_000),
+        # Channels share connections by default, so a new channel to a worker that came
+        # back would inherit the old connection's reconnect backoff; keep each apart.
+        ("grpc.use_local_subchannel_pool", 1),
     ]
 
 
@@ -249,7 +252,12 @@ class RemoteExecutor(executor_base.Executor):
         if self._num_clients is not None:
             request.configure.num_clients = self._num_clients
         request.configure.max_message_bytes = self._max_message_bytes
-        response = await self._exchange(self._stream, request)
+        try:
+            response = await self._exchange(self._stream, request)
+        except executor_errors.WorkerLostError as error:
+            # The session never started: the worker did none of the call.
+            detail = str(error).partition(": ")[2]
+            raise executor_errors.WorkerUnreachableError(self.address, detail) from None
         worker_limit = response.configured.max_message_bytes
         if 0 < worker_limit < self._limit:
             self._limit = worker_limit
