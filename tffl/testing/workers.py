@@ -82,6 +82,22 @@ class WorkerProcess:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def wait_for_line(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first output line (from now on, or already seen) matching the regex `pattern`.
+
+        Raises:
+          TimeoutError: if no line matches within `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        compiled = re.compile(pattern)
+        while True:
+            for line in list(self.lines):
+                if compiled.search(line):
+                    return line
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no line of the worker's output matches {pattern!r}")
+            time.sleep(0.01)
+
     def kill(self) -> None:
         """SIGKILLs the worker (as a crash would) and waits for it to go."""
         if self.process.poll() is None:
