@@ -11,10 +11,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def remote_workers():
     """Three `tffl-worker` processes on 127.0.0.1, started once for the whole run.
 
-    Tests that kill or restart workers start their own instead.
+    A test that kills one of them restarts it on the same port before it ends
+    (the list is updated in place), so later tests find three again.
     """
     from tffl.testing import workers
 
-    workers = workers.start_workers(3)
-    yield workers
-    workers.stop_workers(workers)
+    started = workers.start_workers(3)
+    yield started
+    workers.stop_workers(started)

@@ -162,7 +162,8 @@ class TestPrograms:
         # Σ wᵢxᵢ = 1237.5 + Σ over odd i of i/4 = 1237.5 + 625 = 1862.5; Σ wᵢ = 150.
         assert weighted == np.float32(1862.5 / 150)
         assert context.pool.last_served == tuple(_addresses(remote_workers))
-        assert any("num_clients=34" in line for line in remote_workers[0].lines)
+        remote_workers[0].wait_for_line("started: num_clients=34$")
+        remote_workers[2].wait_for_line("started: num_clients=33$")
 
     def test_runs_in_an_asynchronous_context(self, remote_workers):
         context = remote.create_context(_addresses(remote_workers), asynchronous=True)
@@ -210,7 +211,19 @@ class TestLargeValues:
         )
 
 
-class TestNoWorkers:
+class TestUnreachableWorkers:
+    def test_goes_on_without_a_worker_unreachable_at_the_start_spending_no_retry(
+        self, remote_workers
+    ):
+        dead = f"127.0.0.1:{_free_port()}"
+        context = remote.create_context([dead, remote_workers[0].address], retries=0)
+
+        with context_stack.install(context):
+            assert doubled_total([1, 2]) == np.int32(6)
+
+        assert context.pool.lost == (dead,)
+        assert context.pool.last_served == (remote_workers[0].address,)
+
     def test_raises_listing_the_addresses_when_no_worker_answers(self):
         addresses = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
         context = remote.create_context(addresses, retries=1)

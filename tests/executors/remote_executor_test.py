@@ -149,16 +149,17 @@ class TestErrors:
             "(reference 1)"
         )
 
-    def test_raises_worker_lost_naming_the_worker_when_nothing_listens(self):
+    def test_raises_worker_unreachable_naming_the_worker_when_nothing_listens(self):
         address = f"127.0.0.1:{_free_port()}"
         with remote_executor.create_channel(address) as channel:
             executor = remote_executor.RemoteExecutor(channel, address)
 
-            with pytest.raises(executor_errors.WorkerLostError) as caught:
+            with pytest.raises(executor_errors.WorkerUnreachableError) as caught:
                 _run(lambda e: e.create_value(1, np.int32), executor)
 
         assert caught.value.address == address
-        assert str(caught.value).startswith(f"worker {address} was lost during the call: ")
+        assert str(caught.value).startswith(f"worker {address} is unreachable: UNAVAILABLE: ")
+        assert isinstance(caught.value, executor_errors.WorkerLostError)
         assert isinstance(caught.value, executor_errors.RetryableError)
 
     def test_raises_worker_lost_when_the_worker_stops_during_a_call(self, tmp_path):

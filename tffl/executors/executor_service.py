@@ -179,10 +179,9 @@ class _Session:
             value = self._value(request.compute.value, "compute")
             computed = await value.compute()
             response = _Response()
-            proto = await asyncio.to_thread(
-                value_serialization.serialize_value, computed, value.type_signature
+            await asyncio.to_thread(
+                value_serialization.write_value, response.computed, computed, value.type_signature
             )
-            response.computed.CopyFrom(proto)
             return response
         raise _RequestError(f"request {request.id} names no operation")
 
@@ -297,8 +296,21 @@ class ExecutorService:
         count = 0
         outcome = "ok"
         started = time.monotonic()
+        peer = context.peer()
+        announced = False
         self.open_sessions += 1
-        _log.info("session %d from %s started", session_id, context.peer())
+
+        def announce() -> None:
+            # Once the first request is in, a configured session knows its shard size.
+            nonlocal announced
+            if not announced:
+                announced = True
+                _log.info(
+                    "session %d from %s started: num_clients=%s",
+                    session_id,
+                    peer,
+                    session.num_clients,
+                )
 
         async def write(response: _Response) -> None:
             async with write_lock:
@@ -309,6 +321,7 @@ class ExecutorService:
                 count += 1
                 request = _parse_request(data)
                 if request is None:
+                    announce()
                     outcome = "aborted (a malformed request)"
                     await context.abort(
                         grpc.StatusCode.INVALID_ARGUMENT,
@@ -318,7 +331,9 @@ class ExecutorService:
                 if kind in ("configure", "dispose"):
                     # In order, before any later request of the session starts.
                     await write(self._answer_now(session, request))
+                    announce()
                     continue
+                announce()
                 task = asyncio.ensure_future(self._answer(session, request, write))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -332,11 +347,11 @@ class ExecutorService:
                 task.cancel()
             session.close()
             self.open_sessions -= 1
+            announce()
             _log.info(
-                "session %d ended (%s): num_clients=%s, %d requests, %.2f s",
+                "session %d ended (%s): %d requests, %.2f s",
                 session_id,
                 outcome,
-                session.num_clients,
                 count,
                 time.monotonic() - started,
             )

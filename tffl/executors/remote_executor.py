@@ -300,8 +300,9 @@ class RemoteExecutor(executor_base.Executor):
         return value.ref
 
     async def create_value(self, value, type_spec):
-        proto = value_serialization.serialize_value(value, type_spec)
-        return await self._reference(lambda r: r.create_value.value.CopyFrom(proto))
+        return await self._reference(
+            lambda r: value_serialization.write_value(r.create_value.value, value, type_spec)
+        )
 
     async def create_call(self, fn, arg=None):
         function = self._check_own(fn)

@@ -42,19 +42,27 @@ def serialize_value(value: Any, type_spec: computation_types.Type) -> executor_p
     Raises:
       TypeMismatchError: if the value does not fit the type.
     """
-    type_spec = computation_types.to_type(type_spec)
     proto = executor_pb2.Value()
+    write_value(proto, value, type_spec)
+    return proto
+
+
+def write_value(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Type) -> None:
+    """Fills an empty `Value` message in place (a large value is then copied once less).
+
+    Raises:
+      TypeMismatchError: if the value does not fit the type.
+    """
+    type_spec = computation_types.to_type(type_spec)
     proto.type.CopyFrom(type_serialization.serialize_type(type_spec))
     _fill(proto, value, type_spec)
-    return proto
 
 
 def _fill(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Type) -> None:
     if isinstance(type_spec, computation_types.FunctionType):
         proto.computation.CopyFrom(_computation_block(value, type_spec).to_proto())
     elif isinstance(type_spec, computation_types.TensorType):
-        tensor = value_conversions.to_tensor(value, type_spec)
-        proto.tensor = tf.make_tensor_proto(tensor.numpy()).SerializeToString()
+        proto.tensor = tf.make_tensor_proto(_array(value, type_spec)).SerializeToString()
     elif isinstance(type_spec, computation_types.StructType):
         try:
             elements = type_conversions.elements_of(value, type_spec)
@@ -75,6 +83,18 @@ def _fill(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Ty
         raise type_errors.TypeMismatchError(
             "a tensor, struct, sequence, federated or function type", type_spec, "value"
         )
+
+
+def _array(value: Any, type_spec: computation_types.TensorType) -> np.ndarray:
+    """The value as a numpy array of the type's dtype, checked against the type."""
+    if (
+        isinstance(value, (np.ndarray, np.generic))
+        and value.dtype.kind not in "OUS"
+        and tf.dtypes.as_dtype(value.dtype) == type_spec.dtype
+        and type_spec.is_assignable_from(computation_types.TensorType(value.dtype, value.shape))
+    ):
+        return np.asarray(value)  # Already right: no conversion, no copy.
+    return value_conversions.to_tensor(value, type_spec).numpy()
 
 
 def _computation_block(value: Any, type_spec: computation_types.FunctionType) -> bb.BuildingBlock:
