@@ -2,6 +2,7 @@
 
 import asyncio
 import collections
+import doctest
 import socket
 import subprocess
 import sys
@@ -310,8 +311,9 @@ class TestLostWorker:
 
 
 # A driver that speaks the protocol with nothing but grpc (it starts in a fraction of
-# a second): it sends the requests of a file (configure, two values, then the call
-# and its compute without waiting), says so, and blocks until it is killed.
+# a second): it sends the requests of a file one by one, each after the answer to
+# the one before; after sending the last (the call, whose answer comes only when the
+# computation ends) it says so and waits until it is killed.
 _RAW_DRIVER = textwrap.dedent(
     """
     import queue, struct, sys
@@ -328,11 +330,10 @@ _RAW_DRIVER = textwrap.dedent(
     )
     requests = queue.SimpleQueue()
     answers = execute(iter(requests.get, None))
-    for message in messages[:3]:
+    for message in messages[:-1]:
         requests.put(message)
         next(answers)
-    for message in messages[3:]:
-        requests.put(message)
+    requests.put(messages[-1])
     print("computing", flush=True)
     next(answers)
     """
@@ -340,8 +341,8 @@ _RAW_DRIVER = textwrap.dedent(
 
 
 def _session_requests(program, values) -> bytes:
-    """Configure, the program, its argument, the call and the compute, length-prefixed."""
-    requests = [executor_pb2.ExecuteRequest(id=i) for i in range(1, 6)]
+    """Configure, the program, its argument and the call, length-prefixed."""
+    requests = [executor_pb2.ExecuteRequest(id=i) for i in range(1, 5)]
     requests[0].configure.num_clients = len(values)
     requests[1].create_value.value.CopyFrom(
         value_serialization.serialize_value(program, program.type_signature)
@@ -349,9 +350,8 @@ def _session_requests(program, values) -> bytes:
     requests[2].create_value.value.CopyFrom(
         value_serialization.serialize_value(values, F(np.int32, C))
     )
-    requests[3].create_call.function = 1  # The worker hands out references 1, 2, 3 in turn.
+    requests[3].create_call.function = 1  # The worker hands out references 1, 2 in turn.
     requests[3].create_call.argument = 2
-    requests[4].compute.value = 3
     return b"".join(
         len(data).to_bytes(4, "big") + data for data in (r.SerializeToString() for r in requests)
     )
@@ -384,3 +384,9 @@ class TestDriverCrash:
         with remote_executor.create_channel(worker.address) as channel:
             assert remote_executor.ping(channel).sessions == 0
         assert any("(cancelled by the driver)" in line for line in worker.lines)
+
+
+def test_docstring_examples_pass():
+    results = doctest.testmod(remote, verbose=False, report=True)
+
+    assert (results.attempted, results.failed) == (3, 0)

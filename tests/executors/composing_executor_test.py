@@ -199,3 +199,18 @@ class TestWorkerErrors:
             f"worker {remote_workers[0].address}: federated_select: client 1 asked for key 5, "
             "outside [0, 5)"
         )
+
+    def test_says_which_clients_of_the_call_a_worker_means_when_there_are_shards(
+        self, remote_workers
+    ):
+        case = intrinsic_programs.cases()[intrinsic_defs.FEDERATED_SELECT][0]
+        program = case.build()
+
+        with context_stack.install(_remote(remote_workers)):
+            with pytest.raises(executor_errors.FatalError) as caught:
+                program([[0], [1], [2], [3], [4], [1, 5]], [10.0, 11.0, 12.0, 13.0, 14.0])
+
+        assert str(caught.value) == (
+            f"worker {remote_workers[2].address}: federated_select: client 1 asked for key 5, "
+            "outside [0, 5) (the worker's clients 0 to 1 are clients 4 to 5 of the call)"
+        )

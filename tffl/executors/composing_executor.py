@@ -35,6 +35,7 @@ from tffl.compiler import building_blocks as bb
 from tffl.compiler import intrinsic_defs as defs
 from tffl.core import computation_impl
 from tffl.executors import executor_base
+from tffl.executors import executor_errors
 from tffl.executors import federating_executor
 from tffl.executors import hierarchical_aggregation
 from tffl.types import computation_types
@@ -162,7 +163,23 @@ class ComposingExecutor(executor_base.Executor):
 
     async def each_shard(self, work: Callable[[_Shard], Awaitable[Any]]) -> List[Any]:
         """Runs `work` on every shard concurrently; results in worker order."""
-        return await gather(*(work(shard) for shard in self._shards()))
+        shards = self._shards()
+
+        async def run(shard: _Shard):
+            try:
+                return await work(shard)
+            except executor_errors.FatalError as error:
+                if len(shards) == 1:
+                    raise
+                # A worker numbers its clients from 0; say which clients of the call those are.
+                first, last = shard.clients.start, shard.clients.stop - 1
+                raise executor_errors.FatalError(
+                    f"{error} (the worker's clients 0 to {last - first} are clients "
+                    f"{first} to {last} of the call)",
+                    error.code,
+                ) from error
+
+        return await gather(*(run(shard) for shard in shards))
 
     def close(self) -> None:
         for shard in self._shard_list or ():
