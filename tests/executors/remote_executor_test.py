@@ -120,6 +120,18 @@ class TestRemoteExecutor:
 
         assert _run(many, remote_executor.RemoteExecutor(channel, "w")) == list(range(50))
 
+    def test_disposed_values_are_gone_from_the_worker(self, channel):
+        async def dispose_then_compute(executor):
+            kept, dropped = [await executor.create_value(i, np.int32) for i in (1, 2)]
+            await executor.dispose([dropped])
+            assert await kept.compute() == 1
+            await dropped.compute()
+
+        with pytest.raises(executor_errors.FatalError) as caught:
+            _run(dispose_then_compute, remote_executor.RemoteExecutor(channel, "w"))
+
+        assert str(caught.value) == "worker w: compute: no value with reference 2 in this session"
+
     def test_ends_the_session_when_closed(self, worker, channel):
         async def one_value(executor):
             await executor.create_value(1, np.int32)

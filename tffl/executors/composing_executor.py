@@ -70,7 +70,7 @@ class ComposingValue(executor_base.ExecutorValue):
     async def compute(self) -> Any:
         # A SERVER value sent to every worker is computed once.
         if self._computed is None:
-            self._computed = asyncio.ensure_future(self._compute())
+            self._computed = background(self._compute())
         return await asyncio.shield(self._computed)
 
     async def _compute(self) -> Any:
@@ -85,6 +85,17 @@ class ComposingValue(executor_base.ExecutorValue):
             elements = await gather(*(v.compute() for v in self.payload))
             return type_conversions.to_container(list(elements), self._type)
         raise TypeError(f"a function of type {self._type} has no value to compute")
+
+
+def background(awaitable: Awaitable) -> asyncio.Future:
+    """A task shared by several awaiters (through `asyncio.shield`).
+
+    If every awaiter is cancelled, nobody reads the task's failure; reading it here
+    keeps asyncio from logging it as never retrieved.
+    """
+    task = asyncio.ensure_future(awaitable)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return task
 
 
 async def gather(*awaitables: Awaitable) -> List[Any]:
@@ -323,7 +334,7 @@ class ComposingExecutor(executor_base.Executor):
         async def run(shard: _Shard):
             key = (definition.uri, fn_type)
             if key not in shard.intrinsics:
-                shard.intrinsics[key] = asyncio.ensure_future(
+                shard.intrinsics[key] = background(
                     shard.executor.create_value(bb.Intrinsic(definition.uri, fn_type), fn_type)
                 )
             fn, worker_arg = await gather(

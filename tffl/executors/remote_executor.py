@@ -244,6 +244,8 @@ class RemoteExecutor(executor_base.Executor):
     async def _session(self) -> _Stream:
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._open())
+            # Read a failure even when every request that waited for it was cancelled.
+            self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(self._opening)
 
     async def _open(self) -> _Stream:
@@ -339,6 +341,12 @@ class RemoteExecutor(executor_base.Executor):
         response = await self._request(lambda r: setattr(r.compute, "value", ref))
         computed, type_spec = value_serialization.deserialize_value(response.computed)
         return value_serialization.materialize(computed, type_spec)
+
+    async def dispose(self, values: Sequence[RemoteValue]) -> None:
+        """Lets the worker drop values before the session ends (one request for all)."""
+        refs = [self._check_own(v) for v in values]
+        if refs:
+            await self._request(lambda r: r.dispose.value.extend(refs))
 
     def close(self) -> None:
         """Ends the session; the worker drops everything it held for it."""
