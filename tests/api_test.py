@@ -190,3 +190,9 @@ def test_every_name_in_all_exists():
     for module in modules:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_backends_offer_a_local_and_a_remote_context():
+    for backend in (tffl.backends.local, tffl.backends.remote):
+        assert callable(backend.create_context), backend.__name__
+        assert callable(backend.set_context), backend.__name__

@@ -114,8 +114,12 @@ class ExecutionContext(context_stack.Context):
             self._loops.append(loop)
         return loop
 
+    def invocation(self, computation, argument):
+        """The coroutine that runs one call (subclasses add retries and the like)."""
+        return invoke_async(self.factory, self.num_clients, computation, argument)
+
     def invoke(self, computation, argument):
-        coroutine = invoke_async(self.factory, self.num_clients, computation, argument)
+        coroutine = self.invocation(computation, argument)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -140,5 +144,9 @@ class AsyncExecutionContext(context_stack.Context):
         self.factory = factory
         self.num_clients = num_clients
 
-    def invoke(self, computation, argument):
+    def invocation(self, computation, argument):
+        """The coroutine that runs one call (subclasses add retries and the like)."""
         return invoke_async(self.factory, self.num_clients, computation, argument)
+
+    def invoke(self, computation, argument):
+        return self.invocation(computation, argument)

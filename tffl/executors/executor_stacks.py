@@ -4,6 +4,10 @@ The local stack, from the top: a reference-resolving executor over a federating
 executor, whose server and clients are each a reference-resolving executor over
 a TensorFlow executor. All TensorFlow executors share one thread pool (the bound
 on concurrent client work) and the process-wide compiled-function cache.
+
+The composing stack (a driver of remote workers) is a reference-resolving
+executor over a composing executor, whose server is the local stack's server leaf
+and whose workers are given as factories.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import concurrent.futures
 import os
 from typing import Optional
+from typing import Sequence
 import weakref
 
+from tffl.executors import composing_executor
 from tffl.executors import executor_base
 from tffl.executors import federating_executor
 from tffl.executors import reference_resolving_executor
@@ -52,7 +58,8 @@ class LocalExecutorFactory:
         # A replaced context's pool stops its threads once the factory is collected.
         weakref.finalize(self, self._pool.shutdown, wait=False)
 
-    def _leaf(self, index: Optional[int] = None) -> executor_base.Executor:
+    def create_leaf(self, index: Optional[int] = None) -> executor_base.Executor:
+        """A server or client executor: reference-resolving over TensorFlow."""
         del index
         return reference_resolving_executor.ReferenceResolvingExecutor(
             tensorflow_executor.TensorFlowExecutor(self._pool)
@@ -60,8 +67,8 @@ class LocalExecutorFactory:
 
     def create(self, num_clients: Optional[int]) -> executor_base.Executor:
         federating = federating_executor.FederatingExecutor(
-            server=self._leaf(),
-            client_factory=self._leaf,
+            server=self.create_leaf(),
+            client_factory=self.create_leaf,
             num_clients=num_clients,
             max_concurrency=self.max_concurrency,
             secure_aggregation_config=self.secure_aggregation,
@@ -70,3 +77,18 @@ class LocalExecutorFactory:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
+
+
+def create_composing_executor(
+    local: LocalExecutorFactory,
+    workers: Sequence[composing_executor.WorkerFactory],
+    num_clients: Optional[int],
+) -> executor_base.Executor:
+    """A driver stack over workers (factories of shard executors, in worker order).
+
+    SERVER and unplaced values live in a leaf of `local`, on its thread pool.
+    """
+    composing = composing_executor.ComposingExecutor(
+        server=local.create_leaf(), workers=workers, num_clients=num_clients
+    )
+    return reference_resolving_executor.ReferenceResolvingExecutor(composing)

@@ -71,6 +71,9 @@ class ReferenceResolvingExecutor(executor_base.Executor):
     def target(self) -> executor_base.Executor:
         return self._target
 
+    def close(self) -> None:
+        self._target.close()
+
     async def create_value(self, value, type_spec):
         if isinstance(value, computation_impl.ConcreteComputation):
             value = value.building_block

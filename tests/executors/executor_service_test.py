@@ -1,0 +1,315 @@
+"""Tests for tffl.executors.executor_service, served in-process on a free port.
+
+Requests are sent as raw protocol messages, one at a time, so each test reads
+exactly the answer the service gives to what it sent.
+"""
+
+import queue
+import re
+
+import grpc
+import numpy as np
+import pytest
+
+import tffl
+from tffl.executors import executor_service
+from tffl.executors import value_serialization
+from tffl.proto import executor_pb2
+from tffl.testing import workers
+
+C = tffl.CLIENTS
+F = tffl.FederatedType
+INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+TOKEN = "s3cret"
+
+
+class Session:
+    """One `Execute` stream, driven request by request."""
+
+    def __init__(self, channel, metadata=()):
+        execute = channel.stream_stream(
+            executor_service.EXECUTE_METHOD, request_serializer=None, response_deserializer=None
+        )
+        self._requests = queue.SimpleQueue()
+        self._responses = execute(iter(self._requests.get, None), metadata=metadata)
+        self._ids = iter(range(1, 1000))
+
+    def send_bytes(self, data: bytes) -> bytes:
+        self._requests.put(data)
+        return next(self._responses)
+
+    def ask(self, fill) -> executor_pb2.ExecuteResponse:
+        request = executor_pb2.ExecuteRequest(id=next(self._ids))
+        fill(request)
+        response = executor_pb2.ExecuteResponse.FromString(
+            self.send_bytes(request.SerializeToString())
+        )
+        assert response.id == request.id
+        return response
+
+    def configure(self, num_clients=None, max_message_bytes=0):
+        def fill(r):
+            r.configure.SetInParent()
+            if num_clients is not None:
+                r.configure.num_clients = num_clients
+            r.configure.max_message_bytes = max_message_bytes
+
+        return self.ask(fill)
+
+    def value(self, value, type_spec) -> executor_pb2.ExecuteResponse:
+        proto = value_serialization.serialize_value(value, type_spec)
+        return self.ask(lambda r: r.create_value.value.CopyFrom(proto))
+
+    def call(self, function, argument=0):
+        def fill(r):
+            r.create_call.function = function
+            r.create_call.argument = argument
+
+        return self.ask(fill)
+
+    def compute(self, ref):
+        response = self.ask(lambda r: setattr(r.compute, "value", ref))
+        if response.WhichOneof("response") != "computed":
+            return response
+        value, type_spec = value_serialization.deserialize_value(response.computed)
+        return value_serialization.materialize(value, type_spec)
+
+    def close(self):
+        self._requests.put(None)
+        for _ in self._responses:
+            pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = workers.InProcessWorker()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def channel(server):
+    with grpc.insecure_channel(server.address) as channel:
+        yield channel
+
+
+@tffl.tf_computation(np.int32)
+def double(x):
+    return x * 2
+
+
+@tffl.federated_computation(F(np.int32, C))
+def total_of_doubles(values):
+    return tffl.federated_sum(tffl.federated_map(double, values))
+
+
+def _run_total(session, values):
+    fn = session.value(total_of_doubles, total_of_doubles.type_signature).value_ref.ref
+    arg = session.value(values, F(np.int32, C)).value_ref.ref
+    result = session.call(fn, arg)
+    return session.compute(result.value_ref.ref)
+
+
+class TestSession:
+    def test_answers_each_request_when_running_a_federated_computation(self, channel):
+        session = Session(channel)
+
+        assert session.configure(3).configured.max_message_bytes == 512 * 2**20
+        assert _run_total(session, [1, 2, 3]) == np.int32(12)
+        session.close()
+
+    def test_gives_references_with_their_types(self, channel):
+        session = Session(channel)
+        session.configure(2)
+
+        response = session.value([1, 2], F(np.int32, C))
+
+        assert response.value_ref.ref == 1
+        assert str(tffl.types.deserialize_type(response.value_ref.type)) == "{int32}@CLIENTS"
+        session.close()
+
+    def test_builds_structs_and_selects_from_them(self, channel):
+        session = Session(channel)
+        a = session.value(1.5, np.float32).value_ref.ref
+        b = session.value(2, np.int32).value_ref.ref
+
+        def struct(r):
+            r.create_struct.element.add(name="a", value=a)
+            r.create_struct.element.add(name="b", value=b)
+
+        pair = session.ask(struct).value_ref.ref
+
+        def select(r):
+            r.create_selection.source = pair
+            r.create_selection.index = 1
+
+        assert session.compute(pair) == {"a": 1.5, "b": 2}
+        assert session.compute(session.ask(select).value_ref.ref) == 2
+        session.close()
+
+    def test_forgets_disposed_values(self, channel):
+        session = Session(channel)
+        ref = session.value(1, np.int32).value_ref.ref
+
+        ack = session.ask(lambda r: r.dispose.value.append(ref))
+        response = session.compute(ref)
+
+        assert ack.WhichOneof("response") == "ack"
+        assert response.error.message == "compute: no value with reference 1 in this session"
+        session.close()
+
+    def test_drops_the_session_when_the_stream_ends(self, server, channel):
+        session = Session(channel)
+        session.value(1, np.int32)
+
+        session.close()
+        pong = executor_pb2.PingResponse.FromString(
+            channel.unary_unary(executor_service.PING_METHOD)(b"")
+        )
+
+        assert pong.sessions == 0
+
+
+class TestIllTypedRequests:
+    """Each is answered with INVALID_ARGUMENT, and the session goes on."""
+
+    @pytest.mark.parametrize(
+        "make_request, message",
+        [
+            pytest.param(
+                lambda s: s.compute(99),
+                "compute: no value with reference 99 in this session",
+                id="unknown_reference",
+            ),
+            pytest.param(
+                lambda s: s.call(s.value(1, np.int32).value_ref.ref),
+                "create_call: expected a function, got a value of type int32 (reference 1)",
+                id="call_of_a_non_function",
+            ),
+            pytest.param(
+                lambda s: s.call(
+                    s.value(double, double.type_signature).value_ref.ref,
+                    s.value(1.0, np.float32).value_ref.ref,
+                ),
+                "create_call argument: expected int32, got float32",
+                id="argument_of_another_type",
+            ),
+            pytest.param(
+                lambda s: s.value([1, 2], F(np.int32, C)),
+                "expected 3 clients for a value of type {int32}@CLIENTS, got 2",
+                id="clients_value_of_another_size",
+            ),
+            pytest.param(
+                lambda s: s.ask(
+                    lambda r: r.create_value.value.CopyFrom(
+                        _retyped(value_serialization.serialize_value(1.5, np.float32), np.int32)
+                    )
+                ),
+                "value: expected int32, got float32",
+                id="value_not_of_its_type",
+            ),
+            pytest.param(
+                lambda s: s.ask(lambda r: None),
+                "request 2 names no operation",
+                id="no_operation",
+            ),
+            pytest.param(
+                lambda s: s.configure(2),
+                "configure: the session is already in use; configure it first",
+                id="configure_after_use",
+            ),
+        ],
+    )
+    def test_answers_invalid_argument_and_keeps_the_session(self, channel, make_request, message):
+        session = Session(channel)
+        session.configure(3)
+        if "configure" in message:
+            session.value(1, np.int32)
+
+        response = make_request(session)
+
+        assert response.WhichOneof("response") == "error"
+        assert (response.error.code, response.error.message) == (INVALID, message)
+        assert _run_total(session, [1, 2, 3]) == np.int32(12)
+        session.close()
+
+    def test_aborts_the_stream_with_invalid_argument_when_given_garbage_bytes(self, channel):
+        session = Session(channel)
+
+        with pytest.raises(grpc.RpcError) as caught:
+            session.send_bytes(b"\xff\xff\xff\xff")
+
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details() == (
+            "request 1 of the session is not an ExecuteRequest message"
+        )
+        served = Session(channel)
+        served.configure(3)
+        assert _run_total(served, [1, 2, 3]) == np.int32(12)
+        served.close()
+
+    def test_refuses_a_ping_of_garbage_bytes_with_invalid_argument(self, channel):
+        ping = channel.unary_unary(executor_service.PING_METHOD)
+
+        with pytest.raises(grpc.RpcError) as caught:
+            ping(b"\xff\xff")
+
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _retyped(proto, type_spec):
+    proto.type.CopyFrom(tffl.types.serialize_type(tffl.to_type(type_spec)))
+    return proto
+
+
+class TestMessageLimit:
+    def test_answers_resource_exhausted_naming_the_flag_when_an_answer_is_too_large(self, channel):
+        session = Session(channel)
+        session.configure(1, max_message_bytes=1000)
+        ref = session.value(np.zeros([1000], np.float32), tffl.TensorType(np.float32, [1000]))
+
+        response = session.compute(ref.value_ref.ref)
+
+        assert response.error.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+        assert re.fullmatch(
+            r"the answer to request 3 is \d+ bytes, over the message limit of 1000 bytes "
+            r"\(raise --max_message_mb on the worker and max_message_mb on the driver\)",
+            response.error.message,
+        )
+        session.close()
+
+
+@pytest.fixture(scope="module")
+def token_server():
+    server = workers.InProcessWorker(auth_token=TOKEN)
+    yield server
+    server.stop()
+
+
+class TestAuthToken:
+    @pytest.mark.parametrize(
+        "metadata",
+        [
+            pytest.param((), id="missing"),
+            pytest.param((("authorization", "Bearer wrong"),), id="wrong"),
+            pytest.param((("authorization", TOKEN),), id="without_bearer"),
+        ],
+    )
+    def test_refuses_with_unauthenticated_when_the_token_is_not_right(self, token_server, metadata):
+        with grpc.insecure_channel(token_server.address) as channel:
+            with pytest.raises(grpc.RpcError) as execute_error:
+                Session(channel, metadata).configure(1)
+            with pytest.raises(grpc.RpcError) as ping_error:
+                channel.unary_unary(executor_service.PING_METHOD)(b"", metadata=metadata)
+
+        assert execute_error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert ping_error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    def test_serves_when_the_token_is_right(self, token_server):
+        metadata = (("authorization", f"Bearer {TOKEN}"),)
+        with grpc.insecure_channel(token_server.address) as channel:
+            session = Session(channel, metadata)
+            session.configure(2)
+
+            assert _run_total(session, [4, 5]) == np.int32(18)
+            session.close()

@@ -1,0 +1,356 @@
+"""The remote executor: the executor interface over a session with one worker.
+
+Design. A `RemoteExecutor` is one session (`Execute` stream, executor.proto) with a
+worker, opened on first use and configured with the shard's number of clients.
+Its values are references (`RemoteValue`) to values living in the worker; only
+`compute()` brings a value back. Requests go out on the stream as the executor's
+coroutines make them and are matched to their answers by id, so many requests are
+in flight at once. The stream is driven by gRPC's threaded client and a reader
+thread that hands each answer to the event loop that asked, which keeps the
+executor independent of any one event loop and lets `close()` stay synchronous.
+
+Failures map to `executor_errors`: a broken stream or an unreachable worker is a
+`WorkerLostError` naming its `host:port`; an answer with an error, a refused token
+or a message over a size limit is a `FatalError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import threading
+from typing import Any
+from typing import Dict
+from typing import Optional
+from typing import Sequence
+
+import grpc
+
+from tffl.executors import executor_base
+from tffl.executors import executor_errors
+from tffl.executors import executor_service
+from tffl.executors import value_serialization
+from tffl.proto import executor_pb2
+from tffl.types import computation_types
+from tffl.types import type_serialization
+
+MIB = executor_service.MIB
+_Request = executor_pb2.ExecuteRequest
+_END = object()
+# Codes a dying worker or a broken connection give; the worker may be gone.
+_LOST_CODES = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNKNOWN,
+)
+
+
+def channel_options(max_message_bytes: int) -> list:
+    """Channel arguments for a driver: message limits and keepalive pings."""
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        # A worker that stops answering (a hung host, a cut network) is noticed within
+        # about 15 s; a killed process closes its sockets and is noticed at once.
+        ("grpc.keepalive_time_ms", 10_000),
+        ("grpc.keepalive_timeout_ms", 5_000),
+        # Channels share connections by default, so a new channel to a worker that came
+        # back would inherit the old connection's reconnect backoff; keep each apart.
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
+
+
+def create_channel(
+    address: str,
+    tls_root_cert: Optional[bytes] = None,
+    max_message_bytes: int = executor_service.DEFAULT_MAX_MESSAGE_MB * MIB,
+) -> grpc.Channel:
+    """A channel to a worker at `host:port`, over TLS when `tls_root_cert` (PEM) is given."""
+    options = channel_options(max_message_bytes)
+    if tls_root_cert is None:
+        return grpc.insecure_channel(address, options=options)
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls_root_cert)
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def auth_metadata(auth_token: Optional[str]) -> Sequence[tuple]:
+    return () if auth_token is None else (("authorization", f"Bearer {auth_token}"),)
+
+
+def ping(
+    channel: grpc.Channel, auth_token: Optional[str] = None, timeout: float = 2.0
+) -> executor_pb2.PingResponse:
+    """Asks a worker how it is.
+
+    Raises:
+      grpc.RpcError: if the worker does not answer within `timeout` seconds.
+    """
+    call = channel.unary_unary(
+        executor_service.PING_METHOD,
+        request_serializer=executor_pb2.PingRequest.SerializeToString,
+        response_deserializer=executor_pb2.PingResponse.FromString,
+    )
+    return call(executor_pb2.PingRequest(), timeout=timeout, metadata=auth_metadata(auth_token))
+
+
+class RemoteValue(executor_base.ExecutorValue):
+    """A reference to a value living in a worker's session."""
+
+    __slots__ = ("_executor", "ref", "_type")
+
+    def __init__(self, executor: "RemoteExecutor", ref: int, type_spec: computation_types.Type):
+        self._executor = executor
+        self.ref = ref
+        self._type = type_spec
+
+    @property
+    def type_signature(self):
+        return self._type
+
+    async def compute(self) -> Any:
+        return await self._executor.compute(self)
+
+
+class _Stream:
+    """One `Execute` call: requests in through a queue, answers out through a thread."""
+
+    def __init__(self, channel: grpc.Channel, address: str, metadata, lost):
+        self._address = address
+        self._lost = lost
+        self._requests: "queue.SimpleQueue" = queue.SimpleQueue()
+        self._pending: Dict[int, tuple] = {}
+        self._lock = threading.Lock()
+        self._error: Optional[Exception] = None
+        self._closed = False
+        execute = channel.stream_stream(
+            executor_service.EXECUTE_METHOD,
+            request_serializer=None,
+            response_deserializer=executor_pb2.ExecuteResponse.FromString,
+        )
+        self._call = execute(iter(self._requests.get, _END), metadata=metadata)
+        self._reader = threading.Thread(
+            target=self._read, name=f"tffl-remote-{address}", daemon=True
+        )
+        self._reader.start()
+
+    def send(self, request_id: int, data: bytes) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            self._pending[request_id] = (loop, future)
+        self._requests.put(data)
+        return future
+
+    def _read(self) -> None:
+        error: Exception
+        try:
+            for response in self._call:
+                with self._lock:
+                    waiting = self._pending.pop(response.id, None)
+                if waiting is not None:
+                    _settle(*waiting, result=response)
+            error = self._lost("the worker ended the session")
+        except grpc.RpcError as rpc_error:
+            error = self._map(rpc_error)
+        with self._lock:
+            self._error = error
+            pending, self._pending = self._pending, {}
+        for loop, future in pending.values():
+            _settle(loop, future, error=error)
+
+    def _map(self, rpc_error: grpc.RpcError) -> Exception:
+        code, details = rpc_error.code(), rpc_error.details()
+        if code == grpc.StatusCode.CANCELLED and self._closed:
+            return executor_errors.FatalError("the session was closed", code)
+        if code in _LOST_CODES:
+            return self._lost(f"{code.name}: {details}")
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return executor_errors.FatalError(
+                f"worker {self._address} refused the call: {details}", code
+            )
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return executor_errors.FatalError(
+                f"a message between the driver and worker {self._address} is over the gRPC "
+                f"message limit ({details}); raise --max_message_mb on the worker and "
+                "max_message_mb on the driver",
+                code,
+            )
+        return executor_errors.FatalError(
+            f"worker {self._address} failed the session: {code.name}: {details}", code
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            busy = bool(self._pending)
+        self._closed = True
+        if busy:
+            # Nobody will wait for these answers: stop the worker's work now.
+            self._call.cancel()
+        self._requests.put(_END)
+
+
+def _settle(loop, future, result=None, error=None) -> None:
+    def settle():
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # The loop is closed: nobody waits any more.
+        pass
+
+
+class RemoteExecutor(executor_base.Executor):
+    """Runs a session with the worker at `address` (see the module docstring).
+
+    Args:
+      channel: a channel to the worker (`create_channel`); shared, not closed here.
+      address: the worker's `host:port`, for error messages.
+      num_clients: the number of clients of the worker's shard, if known.
+      auth_token: sent as `authorization: Bearer <token>` on the session.
+      max_message_bytes: the driver's message limit (as set on the channel).
+    """
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        address: str,
+        num_clients: Optional[int] = None,
+        auth_token: Optional[str] = None,
+        max_message_bytes: int = executor_service.DEFAULT_MAX_MESSAGE_MB * MIB,
+    ):
+        self._channel = channel
+        self.address = address
+        self._num_clients = num_clients
+        self._metadata = auth_metadata(auth_token)
+        self._max_message_bytes = max_message_bytes
+        self._limit = max_message_bytes
+        self._limit_owner = "max_message_mb on the driver"
+        self._ids = itertools.count(1)
+        self._stream: Optional[_Stream] = None
+        self._opening: Optional[asyncio.Future] = None
+
+    def _lost(self, detail: str) -> executor_errors.WorkerLostError:
+        return executor_errors.WorkerLostError(self.address, detail)
+
+    async def _session(self) -> _Stream:
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+            # Read a failure even when every request that waited for it was cancelled.
+            self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(self._opening)
+
+    async def _open(self) -> _Stream:
+        self._stream = _Stream(self._channel, self.address, self._metadata, self._lost)
+        request = _Request(id=next(self._ids))
+        if self._num_clients is not None:
+            request.configure.num_clients = self._num_clients
+        request.configure.max_message_bytes = self._max_message_bytes
+        try:
+            response = await self._exchange(self._stream, request)
+        except executor_errors.WorkerLostError as error:
+            # The session never started: the worker did none of the call.
+            detail = str(error).partition(": ")[2]
+            raise executor_errors.WorkerUnreachableError(self.address, detail) from None
+        worker_limit = response.configured.max_message_bytes
+        if 0 < worker_limit < self._limit:
+            self._limit = worker_limit
+            self._limit_owner = "--max_message_mb on the worker"
+        return self._stream
+
+    async def _exchange(self, stream: _Stream, request: _Request):
+        data = request.SerializeToString()
+        if len(data) > self._limit:
+            raise executor_errors.FatalError(
+                f"a request to worker {self.address} is "
+                f"{executor_service.format_size(len(data))}, over the message limit of "
+                f"{executor_service.format_size(self._limit)} (raise {self._limit_owner})",
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+            )
+        response = await stream.send(request.id, data)
+        if response.WhichOneof("response") == "error":
+            code = executor_errors.status_code(response.error.code)
+            raise executor_errors.FatalError(
+                f"worker {self.address}: {response.error.message}", code
+            )
+        return response
+
+    async def _request(self, fill) -> executor_pb2.ExecuteResponse:
+        stream = await self._session()
+        request = _Request(id=next(self._ids))
+        fill(request)
+        return await self._exchange(stream, request)
+
+    async def _reference(self, fill) -> RemoteValue:
+        response = await self._request(fill)
+        value_ref = response.value_ref
+        return RemoteValue(self, value_ref.ref, type_serialization.deserialize_type(value_ref.type))
+
+    def _check_own(self, value: executor_base.ExecutorValue) -> int:
+        if not isinstance(value, RemoteValue) or value._executor is not self:
+            raise TypeError(
+                f"expected a value of the executor for worker {self.address}, got {value!r}"
+            )
+        return value.ref
+
+    async def create_value(self, value, type_spec):
+        return await self._reference(
+            lambda r: value_serialization.write_value(r.create_value.value, value, type_spec)
+        )
+
+    async def create_call(self, fn, arg=None):
+        function = self._check_own(fn)
+        argument = 0 if arg is None else self._check_own(arg)
+
+        def fill(request):
+            request.create_call.function = function
+            request.create_call.argument = argument
+
+        return await self._reference(fill)
+
+    async def create_struct(self, elements):
+        refs = [(name, self._check_own(value)) for name, value in elements]
+
+        def fill(request):
+            struct = request.create_struct
+            struct.SetInParent()
+            for name, ref in refs:
+                struct.element.add(name=name or "", value=ref)
+
+        return await self._reference(fill)
+
+    async def create_selection(self, source, index):
+        ref = self._check_own(source)
+
+        def fill(request):
+            request.create_selection.source = ref
+            request.create_selection.index = index
+
+        return await self._reference(fill)
+
+    async def compute(self, value: RemoteValue) -> Any:
+        ref = self._check_own(value)
+        response = await self._request(lambda r: setattr(r.compute, "value", ref))
+        computed, type_spec = value_serialization.deserialize_value(response.computed)
+        return value_serialization.materialize(computed, type_spec)
+
+    async def dispose(self, values: Sequence[RemoteValue]) -> None:
+        """Lets the worker drop values before the session ends (one request for all)."""
+        refs = [self._check_own(v) for v in values]
+        if refs:
+            await self._request(lambda r: r.dispose.value.extend(refs))
+
+    def close(self) -> None:
+        """Ends the session; the worker drops everything it held for it."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._opening = None

@@ -1,0 +1,334 @@
+"""Conversion of typed values to and from the `Value` message of executor.proto.
+
+Tensors travel as serialized TensorProtos, structs element by element, sequences
+as serialized tf.data graphs (a list of elements becomes a dataset first),
+federated values member by member and computations as `Computation` messages. The
+receiver checks every value against its declared type before it trusts it, so a
+value that does not fit raises `TypeMismatchError` (or `ValueError` for a malformed
+message) and never reaches an executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import List
+from typing import Optional
+from typing import Tuple
+
+from google.protobuf import message as protobuf_message
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import graph_pb2
+from tensorflow.core.framework import tensor_pb2
+
+from tffl.compiler import building_blocks as bb
+from tffl.core import computation_impl
+from tffl.executors import value_conversions
+from tffl.proto import executor_pb2
+from tffl.types import computation_types
+from tffl.types import placements
+from tffl.types import type_conversions
+from tffl.types import type_errors
+from tffl.types import type_serialization
+
+# DatasetToGraphV2's external_state_policy FAIL: a pipeline with state outside the
+# graph (a Python callback) cannot be rebuilt in another process, so refuse it here.
+_FAIL_ON_EXTERNAL_STATE = 2
+
+
+def serialize_value(value: Any, type_spec: computation_types.Type) -> executor_pb2.Value:
+    """The `Value` message for a Python value (or computation) of `type_spec`.
+
+    Raises:
+      TypeMismatchError: if the value does not fit the type.
+    """
+    proto = executor_pb2.Value()
+    write_value(proto, value, type_spec)
+    return proto
+
+
+def write_value(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Type) -> None:
+    """Fills an empty `Value` message in place (a large value is then copied once less).
+
+    Raises:
+      TypeMismatchError: if the value does not fit the type.
+    """
+    type_spec = computation_types.to_type(type_spec)
+    proto.type.CopyFrom(type_serialization.serialize_type(type_spec))
+    _fill(proto, value, type_spec)
+
+
+def _fill(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Type) -> None:
+    if isinstance(type_spec, computation_types.FunctionType):
+        proto.computation.CopyFrom(_computation_block(value, type_spec).to_proto())
+    elif isinstance(type_spec, computation_types.TensorType):
+        proto.tensor = tf.make_tensor_proto(_array(value, type_spec)).SerializeToString()
+    elif isinstance(type_spec, computation_types.StructType):
+        try:
+            elements = type_conversions.elements_of(value, type_spec)
+        except TypeError:
+            raise type_errors.TypeMismatchError(type_spec, _describe(value), "value") from None
+        struct = proto.struct
+        struct.SetInParent()
+        for (name, element_type), element in zip(type_spec.elements, elements):
+            _fill(struct.element.add(name=name or "").value, element, element_type)
+    elif isinstance(type_spec, computation_types.SequenceType):
+        proto.sequence.graph = dataset_to_graph(to_dataset(value, type_spec))
+    elif isinstance(type_spec, computation_types.FederatedType):
+        federated = proto.federated
+        federated.SetInParent()
+        for member in _members(value, type_spec):
+            _fill(federated.member.add(), member, type_spec.member)
+    else:
+        raise type_errors.TypeMismatchError(
+            "a tensor, struct, sequence, federated or function type", type_spec, "value"
+        )
+
+
+def _array(value: Any, type_spec: computation_types.TensorType) -> np.ndarray:
+    """The value as a numpy array of the type's dtype, checked against the type."""
+    if (
+        isinstance(value, (np.ndarray, np.generic))
+        and value.dtype.kind not in "OUS"
+        and tf.dtypes.as_dtype(value.dtype) == type_spec.dtype
+        and type_spec.is_assignable_from(computation_types.TensorType(value.dtype, value.shape))
+    ):
+        return np.asarray(value)  # Already right: no conversion, no copy.
+    return value_conversions.to_tensor(value, type_spec).numpy()
+
+
+def _computation_block(value: Any, type_spec: computation_types.FunctionType) -> bb.BuildingBlock:
+    if isinstance(value, computation_impl.ConcreteComputation):
+        value = value.building_block
+    if not isinstance(value, bb.BuildingBlock):
+        raise type_errors.TypeMismatchError(type_spec, _describe(value), "value")
+    if not type_spec.is_assignable_from(value.type_signature):
+        raise type_errors.TypeMismatchError(type_spec, value.type_signature, "computation")
+    return value
+
+
+def _members(value: Any, type_spec: computation_types.FederatedType) -> List[Any]:
+    if type_spec.placement == placements.SERVER or type_spec.all_equal:
+        return [value]
+    if not isinstance(value, (list, tuple)):
+        raise type_errors.TypeMismatchError(
+            type_spec, f"{_describe(value)} (a CLIENTS value is a list, one per client)", "value"
+        )
+    return list(value)
+
+
+def _describe(value: Any) -> str:
+    try:
+        return str(type_conversions.infer_type(value))
+    except TypeError:
+        return f"a {type(value).__name__}"
+
+
+def to_dataset(value: Any, type_spec: computation_types.SequenceType) -> tf.data.Dataset:
+    """A dataset of `type_spec` from a dataset or a list of elements.
+
+    Elements whose shapes differ (batches of different sizes) cannot be stacked
+    into one tensor; they are concatenated one by one instead.
+    """
+    try:
+        return value_conversions.to_dataset(value, type_spec)
+    except (tf.errors.InvalidArgumentError, ValueError):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise
+    datasets = [
+        tf.data.Dataset.from_tensors(
+            value_conversions.to_structure(
+                value_conversions.to_eager(element, type_spec.element), type_spec.element
+            )
+        )
+        for element in value
+    ]
+    dataset = datasets[0]
+    for more in datasets[1:]:
+        dataset = dataset.concatenate(more)
+    return dataset
+
+
+def dataset_to_graph(dataset: tf.data.Dataset) -> bytes:
+    """The serialized GraphDef of a dataset, rebuilt by `graph_to_dataset`.
+
+    Raises:
+      ValueError: if the pipeline cannot run in another process (a Python callback).
+    """
+    try:
+        graph = tf.raw_ops.DatasetToGraphV2(
+            input_dataset=tf.data.experimental.to_variant(dataset),
+            external_state_policy=_FAIL_ON_EXTERNAL_STATE,
+            strip_device_assignment=True,
+        )
+    except tf.errors.OpError as error:
+        raise ValueError(
+            f"a dataset that cannot run in another process (a Python callback such as "
+            f"from_generator or py_function?): {error.message}"
+        ) from None
+    return graph.numpy()
+
+
+def graph_to_dataset(graph: bytes, type_spec: computation_types.SequenceType) -> tf.data.Dataset:
+    """The dataset a `dataset_to_graph` graph describes, checked against `type_spec`.
+
+    Raises:
+      ValueError: if the bytes are not a dataset graph.
+      TypeMismatchError: if its elements do not fit `type_spec`.
+    """
+    actual = _graph_element_types(graph)
+    expected = [
+        computation_types.TensorType(spec.dtype, spec.shape)
+        for spec in tf.nest.flatten(value_conversions.dataset_spec(type_spec))
+    ]
+    if len(actual) != len(expected) or not all(
+        e.is_assignable_from(a) for e, a in zip(expected, actual)
+    ):
+        described = ",".join(str(t) for t in actual)
+        raise type_errors.TypeMismatchError(type_spec, f"a dataset of <{described}>", "sequence")
+    try:
+        variant = tf.raw_ops.DatasetFromGraph(graph_def=graph)
+    except tf.errors.OpError as error:
+        raise ValueError(f"not a dataset graph: {error.message}") from None
+    return tf.data.experimental.from_variant(
+        variant, structure=value_conversions.dataset_spec(type_spec)
+    )
+
+
+def _graph_element_types(graph: bytes) -> List[computation_types.TensorType]:
+    """The flat element types the dataset graph's final node declares."""
+    try:
+        graph_def = graph_pb2.GraphDef.FromString(graph)
+    except protobuf_message.DecodeError:
+        raise ValueError("not a dataset graph: the bytes are not a GraphDef") from None
+    nodes = {node.name: node for node in graph_def.node}
+    outputs = [node for node in graph_def.node if node.op == "_Retval"]
+    if len(outputs) != 1 or not outputs[0].input or outputs[0].input[0] not in nodes:
+        raise ValueError("not a dataset graph: expected one dataset output")
+    final = nodes[outputs[0].input[0]]
+    types_attr = final.attr.get("output_types") or final.attr.get("Toutput_types")
+    shapes_attr = final.attr.get("output_shapes")
+    if types_attr is None or shapes_attr is None:
+        raise ValueError(f"not a dataset graph: {final.op} declares no element types")
+    dtypes = [tf.dtypes.as_dtype(t) for t in types_attr.list.type]
+    shapes = [tf.TensorShape(s) for s in shapes_attr.list.shape]
+    if len(dtypes) != len(shapes):
+        raise ValueError("not a dataset graph: element types and shapes disagree")
+    return [
+        computation_types.TensorType(d, None if s.rank is None else s.as_list())
+        for d, s in zip(dtypes, shapes)
+    ]
+
+
+def deserialize_value(
+    proto: executor_pb2.Value, num_clients: Optional[int] = None
+) -> Tuple[Any, computation_types.Type]:
+    """The value and type a `Value` message carries.
+
+    Tensors come back as numpy values (0-d as numpy scalars, strings as bytes),
+    structs in the containers their type remembers, sequences as datasets, federated
+    values as lists of members (one value for SERVER and all-equal CLIENTS values),
+    computations as building blocks.
+
+    Args:
+      proto: the message.
+      num_clients: when given, the number of members a CLIENTS value must have.
+
+    Raises:
+      ValueError: if the message is malformed (no type, a broken tensor or graph).
+      TypeMismatchError: if the value does not fit its declared type.
+    """
+    type_spec = type_serialization.deserialize_type(proto.type)
+    if type_spec is None:
+        raise ValueError("the value has no type")
+    return _read(proto, type_spec, num_clients), type_spec
+
+
+_KIND_OF = {
+    computation_types.TensorType: "tensor",
+    computation_types.StructType: "struct",
+    computation_types.SequenceType: "sequence",
+    computation_types.FederatedType: "federated",
+    computation_types.FunctionType: "computation",
+}
+
+
+def _read(proto: executor_pb2.Value, type_spec, num_clients: Optional[int]) -> Any:
+    kind = proto.WhichOneof("kind")
+    if _KIND_OF.get(type(type_spec)) != kind:
+        raise type_errors.TypeMismatchError(type_spec, f"a {kind or 'empty'} value", "value")
+    if kind == "tensor":
+        return _read_tensor(proto.tensor, type_spec)
+    if kind == "struct":
+        elements = proto.struct.element
+        if len(elements) != len(type_spec):
+            raise type_errors.TypeMismatchError(
+                type_spec, f"a struct of {len(elements)} elements", "value"
+            )
+        values = []
+        for (name, element_type), element in zip(type_spec.elements, elements):
+            if (element.name or None) != name:
+                raise type_errors.TypeMismatchError(
+                    type_spec, f"an element named {element.name!r} where {name!r} is", "value"
+                )
+            values.append(_read(element.value, element_type, num_clients))
+        return type_conversions.to_container(values, type_spec)
+    if kind == "sequence":
+        return graph_to_dataset(proto.sequence.graph, type_spec)
+    if kind == "federated":
+        members = proto.federated.member
+        if type_spec.placement == placements.SERVER or type_spec.all_equal:
+            if len(members) != 1:
+                raise type_errors.TypeMismatchError(
+                    type_spec, f"{len(members)} members (expected exactly one)", "value"
+                )
+            return _read(members[0], type_spec.member, num_clients)
+        if num_clients is not None and len(members) != num_clients:
+            raise ValueError(
+                f"expected {num_clients} clients for a value of type {type_spec}, "
+                f"got {len(members)}"
+            )
+        return [_read(m, type_spec.member, num_clients) for m in members]
+    block = bb.from_proto(proto.computation)
+    if not type_spec.is_assignable_from(block.type_signature):
+        raise type_errors.TypeMismatchError(type_spec, block.type_signature, "computation")
+    return block
+
+
+def _read_tensor(data: bytes, type_spec: computation_types.TensorType) -> Any:
+    tensor = tensor_pb2.TensorProto()
+    try:
+        tensor.ParseFromString(data)
+        dtype = tf.dtypes.as_dtype(tensor.dtype)
+    except (protobuf_message.DecodeError, TypeError):
+        raise ValueError("the tensor bytes are not a TensorProto") from None
+    shape = tf.TensorShape(tensor.tensor_shape)
+    actual = computation_types.TensorType(dtype, None if shape.rank is None else shape.as_list())
+    if not type_spec.is_assignable_from(actual):
+        raise type_errors.TypeMismatchError(type_spec, actual, "value")
+    try:
+        array = tf.make_ndarray(tensor)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"a malformed {actual} tensor: {error}") from None
+    # A 0-d tensor comes back as a scalar, as `Tensor.numpy()` gives it.
+    return array[()] if array.ndim == 0 else array
+
+
+def materialize(value: Any, type_spec: Optional[computation_types.Type]) -> Any:
+    """A deserialized value as `compute()` gives it: datasets become element lists."""
+    if isinstance(type_spec, computation_types.SequenceType):
+        if isinstance(value, tf.data.Dataset):
+            return value_conversions.to_python(value, type_spec)
+        return value
+    if isinstance(type_spec, computation_types.FederatedType):
+        if type_spec.placement == placements.CLIENTS and not type_spec.all_equal:
+            return [materialize(v, type_spec.member) for v in value]
+        return materialize(value, type_spec.member)
+    if isinstance(type_spec, computation_types.StructType):
+        elements = type_conversions.elements_of(value, type_spec)
+        return type_conversions.to_container(
+            [materialize(v, t) for v, t in zip(elements, type_spec)], type_spec
+        )
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value[()]
+    return value
