@@ -4,6 +4,7 @@ import csv
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 
@@ -12,6 +13,20 @@ EXAMPLE = ROOT / "examples" / "emnist_fedavg.py"
 FINAL = re.compile(
     r"^final: rounds=(\d+) test_accuracy=(\d\.\d{4}) train_loss=(\d+\.\d{4}) seconds=(\d+\.\d)$"
 )
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 1 are both free (now)."""
+    while True:
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
 
 
 def _run(*flags):
@@ -57,3 +72,32 @@ class TestEmnistFedAvg:
         assert done.stdout.startswith("The main job: federated training")
         for flag in ("--dataset", "--model", "--aggregator", "--executor", "--workers", "--seed"):
             assert flag in done.stdout, flag
+
+
+class TestRunFedAvgOnLocalWorkers:
+    def test_trains_on_two_workers_started_by_the_script(self, tmp_path):
+        script = ROOT / "examples" / "remote" / "run_fedavg.sh"
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            PYTHON=sys.executable,
+            BASE_PORT=str(_free_port_pair()),
+        )
+        done = subprocess.run(
+            [
+                str(script),
+                "2",
+                "--rounds=2",
+                "--clients_per_round=4",
+                f"--root_output_dir={tmp_path}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"^workers: 127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$", done.stderr, re.MULTILINE)
+        assert re.findall(r"^round (\d+)/2 time=", done.stderr, re.MULTILINE) == ["1", "2"]
+        assert FINAL.match(done.stdout.splitlines()[-1]).group(1) == "2"
