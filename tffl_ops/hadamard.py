@@ -15,9 +15,9 @@ additions, standard TensorFlow ops only.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -57,7 +57,7 @@ def walsh_hadamard_transform(vector: tf.Tensor) -> tf.Tensor:
         first, second = blocks[:, 0, :], blocks[:, 1, :]
         vector = tf.reshape(tf.stack([first + second, first - second], axis=1), [size])
         half *= 2
-    return vector * tf.constant(1.0 / math.sqrt(size), vector.dtype)
+    return vector * tf.constant(1.0 / np.sqrt(size), vector.dtype)
 
 
 def random_signs(size: int, seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
@@ -100,5 +100,5 @@ def unrotate(rotated: tf.Tensor, seed: tf.Tensor, shape: Sequence[int]) -> tf.Te
     rotated = tf.convert_to_tensor(rotated)
     padded = rotated.shape.num_elements()
     vector = walsh_hadamard_transform(rotated) * random_signs(padded, seed, rotated.dtype)
-    size = math.prod(shape)
+    size = int(np.prod(shape, dtype=np.int64))
     return tf.reshape(vector[:size], shape)
