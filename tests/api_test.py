@@ -93,6 +93,7 @@ def test_aggregators_all_is_pinned():
     assert sorted(tffl.aggregators.__all__) == sorted(
         [
             "AggregationFactory",
+            "EncodedSumFactory",
             "MeanFactory",
             "PrivateQuantileEstimationProcess",
             "SumFactory",
