@@ -112,9 +112,11 @@ def test_learning_all_is_pinned():
             "ClientWeighting",
             "algorithms",
             "baselines",
+            "compression_aggregator",
             "metrics",
             "models",
             "optimizers",
+            "robust_aggregator",
             "templates",
         ]
     )
