@@ -60,7 +60,7 @@ def _robust_mean(
 
 
 def robust_aggregator(
-    zeroing: bool = True, clipping: bool = True, weighted: bool = True
+    *, zeroing: bool = True, clipping: bool = True, weighted: bool = True
 ) -> factory.AggregationFactory:
     """A mean of model updates with adaptive zeroing and clipping, as TFF recommends.
 
@@ -85,7 +85,7 @@ def robust_aggregator(
 
 
 def compression_aggregator(
-    zeroing: bool = True, clipping: bool = True, weighted: bool = True, bits: int = 8
+    *, zeroing: bool = True, clipping: bool = True, weighted: bool = True, bits: int = 8
 ) -> factory.AggregationFactory:
     """`robust_aggregator` whose sum of updates is quantized to `bits` bits on the clients.
 
