@@ -66,7 +66,11 @@ class TensorEncoding(abc.ABC):
 
     @abc.abstractmethod
     def decode(self, encoded: Any, seed: tf.Tensor, spec: tf.TensorSpec) -> tf.Tensor:
-        """The tensor of `spec` that `encoded` stands for (`seed` as given to `encode`)."""
+        """The tensor of `spec` that `encoded` stands for.
+
+        `seed` is the one given to `encode` when `decode_needs_seed` (the client
+        sends it), else None.
+        """
 
 
 @dataclasses.dataclass(frozen=True)
