@@ -93,6 +93,7 @@ def test_aggregators_all_is_pinned():
     assert sorted(tffl.aggregators.__all__) == sorted(
         [
             "AggregationFactory",
+            "EncodedSumFactory",
             "MeanFactory",
             "PrivateQuantileEstimationProcess",
             "SecureSumFactory",
@@ -112,9 +113,11 @@ def test_learning_all_is_pinned():
             "ClientWeighting",
             "algorithms",
             "baselines",
+            "compression_aggregator",
             "metrics",
             "models",
             "optimizers",
+            "robust_aggregator",
             "templates",
         ]
     )

@@ -1,5 +1,7 @@
-"""Aggregation factories: sum, secure sum, mean, clipping, zeroing and quantile estimation."""
+"""Aggregation factories: sum, secure sum, mean, clipping, zeroing, quantile estimation and
+encoded (compressed) sums."""
 
+from tffl.aggregators.encoded import EncodedSumFactory
 from tffl.aggregators.factory import AggregationFactory
 from tffl.aggregators.factory import UnweightedAggregationFactory
 from tffl.aggregators.factory import WeightedAggregationFactory
@@ -13,6 +15,7 @@ from tffl.aggregators.sum_factory import SumFactory
 
 __all__ = [
     "AggregationFactory",
+    "EncodedSumFactory",
     "MeanFactory",
     "PrivateQuantileEstimationProcess",
     "SecureSumFactory",

@@ -11,13 +11,17 @@ from tffl.learning import models
 from tffl.learning import optimizers
 from tffl.learning import templates
 from tffl.learning.client_weighting import ClientWeighting
+from tffl.learning.compression import compression_aggregator
+from tffl.learning.compression import robust_aggregator
 
 __all__ = [
     "ClientWeighting",
     "algorithms",
     "baselines",
+    "compression_aggregator",
     "metrics",
     "models",
     "optimizers",
+    "robust_aggregator",
     "templates",
 ]
