@@ -91,6 +91,7 @@ def test_aggregators_all_is_pinned():
     assert sorted(tffl.aggregators.__all__) == sorted(
         [
             "AggregationFactory",
+            "DifferentiallyPrivateFactory",
             "MeanFactory",
             "PrivateQuantileEstimationProcess",
             "SumFactory",

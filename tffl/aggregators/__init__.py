@@ -1,5 +1,6 @@
-"""Aggregation factories: sum, mean, clipping, zeroing and quantile estimation."""
+"""Aggregation factories: sum, mean, clipping, zeroing, quantile estimation and DP."""
 
+from tffl.aggregators.differential_privacy import DifferentiallyPrivateFactory
 from tffl.aggregators.factory import AggregationFactory
 from tffl.aggregators.factory import UnweightedAggregationFactory
 from tffl.aggregators.factory import WeightedAggregationFactory
@@ -12,6 +13,7 @@ from tffl.aggregators.sum_factory import SumFactory
 
 __all__ = [
     "AggregationFactory",
+    "DifferentiallyPrivateFactory",
     "MeanFactory",
     "PrivateQuantileEstimationProcess",
     "SumFactory",
