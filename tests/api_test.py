@@ -4,6 +4,7 @@ import tffl
 import tffl.aggregators
 import tffl.learning
 import tffl.learning.optimizers
+import tffl.learning.privacy
 import tffl.simulation
 import tffl.simulation.datasets
 import tffl.templates
@@ -110,11 +111,19 @@ def test_learning_all_is_pinned():
             "ClientWeighting",
             "algorithms",
             "baselines",
+            "dp_aggregator",
             "metrics",
             "models",
             "optimizers",
+            "privacy",
             "templates",
         ]
+    )
+
+
+def test_learning_privacy_all_is_pinned():
+    assert sorted(tffl.learning.privacy.__all__) == sorted(
+        ["EpsilonTracker", "compute_epsilon", "compute_epsilon_for_rounds"]
     )
 
 
