@@ -4,6 +4,7 @@ import tffl
 import tffl.aggregators
 import tffl.learning
 import tffl.learning.optimizers
+import tffl.learning.privacy
 import tffl.program
 import tffl.simulation
 import tffl.simulation.datasets
@@ -93,6 +94,7 @@ def test_aggregators_all_is_pinned():
     assert sorted(tffl.aggregators.__all__) == sorted(
         [
             "AggregationFactory",
+            "DifferentiallyPrivateFactory",
             "EncodedSumFactory",
             "MeanFactory",
             "PrivateQuantileEstimationProcess",
@@ -114,12 +116,20 @@ def test_learning_all_is_pinned():
             "algorithms",
             "baselines",
             "compression_aggregator",
+            "dp_aggregator",
             "metrics",
             "models",
             "optimizers",
+            "privacy",
             "robust_aggregator",
             "templates",
         ]
+    )
+
+
+def test_learning_privacy_all_is_pinned():
+    assert sorted(tffl.learning.privacy.__all__) == sorted(
+        ["EpsilonTracker", "compute_epsilon", "compute_epsilon_for_rounds"]
     )
 
 

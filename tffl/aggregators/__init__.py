@@ -1,6 +1,7 @@
-"""Aggregation factories: sum, secure sum, mean, clipping, zeroing, quantile estimation and
-encoded (compressed) sums."""
+"""Aggregation factories: sum, secure sum, mean, clipping, zeroing, quantile estimation,
+differential privacy and encoded (compressed) sums."""
 
+from tffl.aggregators.differential_privacy import DifferentiallyPrivateFactory
 from tffl.aggregators.encoded import EncodedSumFactory
 from tffl.aggregators.factory import AggregationFactory
 from tffl.aggregators.factory import UnweightedAggregationFactory
@@ -15,6 +16,7 @@ from tffl.aggregators.sum_factory import SumFactory
 
 __all__ = [
     "AggregationFactory",
+    "DifferentiallyPrivateFactory",
     "EncodedSumFactory",
     "MeanFactory",
     "PrivateQuantileEstimationProcess",

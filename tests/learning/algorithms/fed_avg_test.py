@@ -170,6 +170,26 @@ class TestModelAggregator:
         assert step == pytest.approx(0.01, rel=1e-4)
         assert output.metrics["aggregator"]["clipped_count"] == 1
 
+    def test_weighted_fed_avg_weights_uniformly_when_the_aggregator_is_unweighted(self):
+        process = tffl.learning.algorithms.build_weighted_fed_avg(
+            conftest.keras_model_fn,
+            tffl.learning.optimizers.build_sgdm(learning_rate=0.1),
+            model_aggregator=tffl.aggregators.UnweightedMeanFactory(),
+        )
+        state = conftest.start(process)
+        data = [conftest.client_dataset(1, 10), conftest.client_dataset(2, 30)]
+
+        finals = [_weights(process, process.next(state, [d]).state) for d in data]
+        output = process.next(state, data)
+
+        assert "aggregator=<value_sum_process=<>,count_sum_process=<>>" in str(
+            process.initialize.type_signature
+        )
+        for g, a, b in zip(
+            _weights(process, output.state).trainable, finals[0].trainable, finals[1].trainable
+        ):
+            np.testing.assert_allclose(g, (a + b) / 2, rtol=1e-5, atol=1e-6)
+
 
 class TestErrors:
     def test_keras_optimizer_instance_is_refused(self):

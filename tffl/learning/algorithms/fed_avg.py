@@ -29,7 +29,7 @@ def build_weighted_fed_avg(
     server_optimizer_fn: Any = None,
     client_weighting: Optional[client_weighting_lib.ClientWeighting] = None,
     model_distributor: Optional[distributors.DistributionProcess] = None,
-    model_aggregator: Optional[factory_lib.WeightedAggregationFactory] = None,
+    model_aggregator: Optional[factory_lib.AggregationFactory] = None,
     metrics_aggregator: Optional[metrics_aggregator_lib.MetricsAggregator] = None,
     client_epochs: int = 1,
     max_client_steps: Optional[int] = None,
@@ -44,7 +44,9 @@ def build_weighted_fed_avg(
       server_optimizer_fn: the same kinds; default `build_sgdm(learning_rate=1.0)`.
       client_weighting: `ClientWeighting.NUM_EXAMPLES` (default) or `UNIFORM`.
       model_distributor: default: broadcast.
-      model_aggregator: a weighted aggregation factory; default `MeanFactory()`.
+      model_aggregator: an aggregation factory; default `MeanFactory()`. An
+        unweighted one (e.g. `tffl.learning.dp_aggregator`) ignores the weights,
+        so every client counts equally (as in TFF).
       metrics_aggregator: default `sum_then_finalize`.
       client_epochs: passes over each client's data per round.
       max_client_steps: at most this many batches per client per round.
@@ -75,15 +77,16 @@ def build_unweighted_fed_avg(
     client_optimizer_fn: Any,
     server_optimizer_fn: Any = None,
     model_distributor: Optional[distributors.DistributionProcess] = None,
-    model_aggregator: Optional[factory_lib.UnweightedAggregationFactory] = None,
+    model_aggregator: Optional[factory_lib.AggregationFactory] = None,
     metrics_aggregator: Optional[metrics_aggregator_lib.MetricsAggregator] = None,
     client_epochs: int = 1,
     max_client_steps: Optional[int] = None,
 ) -> learning_process.LearningProcess:
     """FedAvg with every client's update counted equally.
 
-    Args as `build_weighted_fed_avg`; `model_aggregator` is an unweighted
-    factory, default `UnweightedMeanFactory()`.
+    Args as `build_weighted_fed_avg`; `model_aggregator` defaults to
+    `UnweightedMeanFactory()`, and a weighted one gets a weight of 1 per client.
+    DP-FedAvg is this with `model_aggregator=tffl.learning.dp_aggregator(...)`.
     """
     return build_fed_avg_process(
         model_fn,
