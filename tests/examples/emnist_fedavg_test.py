@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "emnist_fedavg.py"
 FINAL = re.compile(
@@ -64,6 +66,32 @@ class TestEmnistFedAvg:
         assert second.returncode == 0, second.stderr
         assert re.findall(r"^round (\d+)/4 time=", second.stderr, re.MULTILINE) == ["3", "4"]
         assert FINAL.match(second.stdout.splitlines()[-1]).group(1) == "4"
+
+    @pytest.mark.parametrize(
+        "aggregator, extra",
+        [
+            ("dp", ["--dp_clip=0.5"]),
+            # Adaptive clipping needs enough clients for its clipped-count noise.
+            ("dp", ["--clients_per_round=10"]),
+            ("secure", []),
+            ("quantized", []),
+        ],
+        ids=["dp-fixed-clip", "dp-adaptive", "secure", "quantized"],
+    )
+    def test_trains_a_round_with_each_aggregator(self, tmp_path, aggregator, extra):
+        done = _run(
+            "--rounds=1",
+            "--clients_per_round=3",
+            f"--aggregator={aggregator}",
+            *extra,  # Later flags win.
+            f"--root_output_dir={tmp_path}",
+        )
+        assert done.returncode == 0, done.stderr
+        last = done.stdout.splitlines()[-1]
+        if aggregator == "dp":
+            assert re.search(r" epsilon=\d+\.\d\d$", last), last
+            last = last.rsplit(" epsilon=", 1)[0]
+        assert FINAL.match(last), last
 
     def test_help_lists_the_flags(self):
         done = _run("--help")
