@@ -64,6 +64,9 @@ _ROOT_OUTPUT_DIR = flags.DEFINE_string(
 )
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the model initialization and client sampling.")
 
+# The δ of the (ε, δ) reported with --aggregator=dp.
+_DP_DELTA = 1e-5
+
 _OPTIMIZERS = {
     "sgd": tffl.learning.optimizers.build_sgdm,
     "adam": tffl.learning.optimizers.build_adam,
@@ -216,6 +219,19 @@ def main(argv):
             test_accuracy=metrics["sparse_categorical_accuracy"], test_loss=metrics["loss"]
         )
 
+    round_metrics_fn = None
+    if _AGGREGATOR.value == "dp":
+        # The privacy spent so far, recorded with each round's metrics.
+        tracker = tffl.learning.privacy.EpsilonTracker(
+            noise_multiplier=_DP_NOISE_MULTIPLIER.value,
+            clients_per_round=_CLIENTS_PER_ROUND.value,
+            population=len(train.client_ids),
+            delta=_DP_DELTA,
+        )
+
+        def round_metrics_fn(round_num):
+            return collections.OrderedDict(epsilon=tracker.after_round(round_num))
+
     output_dir = _ROOT_OUTPUT_DIR.value
     os.makedirs(output_dir, exist_ok=True)
     state, metrics = tffl.simulation.run_training(
@@ -230,6 +246,7 @@ def main(argv):
         ],
         rounds_per_checkpoint=5,
         rounds_per_evaluation=10,
+        round_metrics_fn=round_metrics_fn,
     )
     final = evaluation_fn(state, _ROUNDS.value)
     line = (
@@ -243,7 +260,7 @@ def main(argv):
             clients_per_round=_CLIENTS_PER_ROUND.value,
             population=len(train.client_ids),
             rounds=_ROUNDS.value,
-            delta=1e-5,
+            delta=_DP_DELTA,
         )
         line += f" epsilon={epsilon:.2f}"
     print(line)

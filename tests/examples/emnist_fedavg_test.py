@@ -91,6 +91,9 @@ class TestEmnistFedAvg:
         if aggregator == "dp":
             assert re.search(r" epsilon=\d+\.\d\d$", last), last
             last = last.rsplit(" epsilon=", 1)[0]
+            with open(tmp_path / "metrics.csv") as f:
+                rows = list(csv.DictReader(f))
+            assert float(rows[-1]["epsilon"]) > 0
         assert FINAL.match(last), last
 
     def test_help_lists_the_flags(self):

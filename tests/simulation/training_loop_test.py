@@ -494,3 +494,40 @@ class TestDocstringExamples:
 
         assert results.failed == 0
         assert results.attempted > 0
+
+
+class TestRoundMetrics:
+    def test_releases_the_extra_metrics_of_each_round(self):
+        init = tffl.tf_computation(lambda: np.int32(0))
+        add = tffl.tf_computation(lambda s, x: (s + x, {"sum": s + x}), np.int32, np.int32)
+        process = tffl.templates.IterativeProcess(init, add)
+        released = []
+
+        class Recorder(tffl.simulation.MetricsManager):
+            def release(self, metrics, round_num):
+                released.append((round_num, dict(metrics)))
+
+            def clear_metrics(self, round_num):
+                del round_num
+
+        tffl.simulation.run_training(
+            process,
+            lambda r: r,
+            total_rounds=2,
+            metrics_managers=[Recorder()],
+            progress=False,
+            round_metrics_fn=lambda r: {"epsilon": r * 0.5},
+        )
+        assert [(r, m["epsilon"]) for r, m in released] == [(1, 0.5), (2, 1.0)]
+
+    def test_raises_when_round_metrics_fn_is_not_a_function(self):
+        init = tffl.tf_computation(lambda: np.int32(0))
+        add = tffl.tf_computation(lambda s, x: (s + x, {"sum": s + x}), np.int32, np.int32)
+        with pytest.raises(TypeError, match="round_metrics_fn: expected a function"):
+            tffl.simulation.run_training(
+                tffl.templates.IterativeProcess(init, add),
+                lambda r: r,
+                total_rounds=1,
+                progress=False,
+                round_metrics_fn=3,
+            )

@@ -46,6 +46,7 @@ def run_training(
     rounds_per_checkpoint: int = 1,
     rounds_per_evaluation: int = 1,
     progress: Union[None, bool, Any] = None,
+    round_metrics_fn: Optional[Callable[[int], Mapping[str, Any]]] = None,
 ) -> TrainingResult:
     """Runs rounds `1..total_rounds` of `process`, resuming from a saved state if there is one.
 
@@ -79,6 +80,9 @@ def run_training(
       rounds_per_evaluation: evaluate every this many rounds (and at the last).
       progress: where a `ProgressReporter` writes a line per round: None (or
         True) for `sys.stderr`, False for nowhere, or a stream.
+      round_metrics_fn: `round_num -> mapping` of metrics to release with each
+        round's (the privacy spent so far, say: `{'epsilon': tracker.after_round(r)}`);
+        its keys sit beside the process's metrics.
 
     Returns:
       `TrainingResult(state, metrics)`: the state after `total_rounds` and the
@@ -108,6 +112,11 @@ def run_training(
         rounds_per_checkpoint,
         rounds_per_evaluation,
     )
+    if round_metrics_fn is not None and not callable(round_metrics_fn):
+        raise TypeError(
+            "run_training round_metrics_fn: expected a function of the round number, "
+            f"got {type(round_metrics_fn).__name__}"
+        )
     reporter = _progress_reporter(progress, total_rounds)
     if reporter is not None:
         managers.append(reporter)
@@ -137,6 +146,8 @@ def run_training(
             state, round_metrics = _state_and_metrics(output)
             metrics = collections.OrderedDict(round_metrics)
             metrics[metrics_managers_lib.ROUND_TIME_KEY] = round_time
+            if round_metrics_fn is not None:
+                metrics.update(round_metrics_fn(round_num))
             last = round_num == total_rounds
             if evaluation_fn is not None and (last or round_num % rounds_per_evaluation == 0):
                 metrics[metrics_managers_lib.EVALUATION_KEY] = _evaluate(
