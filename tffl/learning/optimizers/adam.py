@@ -25,24 +25,45 @@ PRECONDITIONER_KEY = "preconditioner"
 HPARAMS_KEYS = (optimizer.LEARNING_RATE_KEY, BETA_1_KEY, BETA_2_KEY, EPSILON_KEY)
 
 
-class _Adam(optimizer.Optimizer):
-    """Adam; see `build_adam`."""
+def adam_second_moment(preconditioner, squared_gradient, beta_2):
+    """Adam's exponential moving average of the squared gradients."""
+    return preconditioner + (squared_gradient - preconditioner) * (1.0 - beta_2)
 
-    def __init__(self, hparams: Mapping[str, float]):
+
+class AdamFamily(optimizer.Optimizer):
+    """Adam, or an optimizer that differs from it only in the second-moment update.
+
+    Args:
+      name: the optimizer's name in error messages (`adam`, `yogi`).
+      hparams: `learning_rate`, `beta_1`, `beta_2`, `epsilon`.
+      initial_preconditioner: the second moment's starting value.
+      second_moment: `(v, g**2, beta_2) -> new v`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        hparams: Mapping[str, float],
+        initial_preconditioner: float = 0.0,
+        second_moment=adam_second_moment,
+    ):
+        self._name = name
         self._hparams = hparams
+        self._initial_preconditioner = initial_preconditioner
+        self._second_moment = second_moment
 
     def initialize(self, specs: Any) -> collections.OrderedDict:
-        optimizer.check_specs(specs, "adam.initialize")
+        optimizer.check_specs(specs, f"{self._name}.initialize")
         state = optimizer.hparams_to_tensors(self._hparams)
         state[STEP_KEY] = tf.constant(0, tf.int64)
         state[ACCUMULATOR_KEY] = optimizer.filled(specs, 0.0)
-        state[PRECONDITIONER_KEY] = optimizer.filled(specs, 0.0)
+        state[PRECONDITIONER_KEY] = optimizer.filled(specs, self._initial_preconditioner)
         return state
 
     def next(
         self, state: collections.OrderedDict, weights: Any, gradients: Any
     ) -> Tuple[collections.OrderedDict, Any]:
-        context = "adam.next"
+        context = f"{self._name}.next"
         optimizer.check_state_keys(
             state, HPARAMS_KEYS + (STEP_KEY, ACCUMULATOR_KEY, PRECONDITIONER_KEY), context
         )
@@ -60,7 +81,7 @@ class _Adam(optimizer.Optimizer):
             b2 = tf.cast(beta_2, w.dtype)
             t = tf.cast(step, w.dtype)
             a = a + (g - a) * (1.0 - b1)
-            p = p + (tf.square(g) - p) * (1.0 - b2)
+            p = self._second_moment(p, tf.square(g), b2)
             corrected_rate = (
                 tf.cast(learning_rate, w.dtype)
                 * tf.sqrt(1.0 - tf.pow(b2, t))
@@ -89,7 +110,22 @@ class _Adam(optimizer.Optimizer):
     def set_hparams(
         self, state: collections.OrderedDict, hparams: Mapping[str, Any]
     ) -> collections.OrderedDict:
-        return optimizer.replace_hparams(state, hparams, HPARAMS_KEYS, "adam")
+        return optimizer.replace_hparams(state, hparams, HPARAMS_KEYS, self._name)
+
+
+def checked_hparams(learning_rate, beta_1, beta_2, epsilon, context: str):
+    """Adam's hyperparameters, validated, as the state holds them."""
+    return collections.OrderedDict(
+        [
+            (
+                optimizer.LEARNING_RATE_KEY,
+                optimizer.check_hparam(learning_rate, "learning_rate", context),
+            ),
+            (BETA_1_KEY, optimizer.check_hparam(beta_1, "beta_1", context, upper=1.0)),
+            (BETA_2_KEY, optimizer.check_hparam(beta_2, "beta_2", context, upper=1.0)),
+            (EPSILON_KEY, optimizer.check_hparam(epsilon, "epsilon", context)),
+        ]
+    )
 
 
 def build_adam(
@@ -124,17 +160,4 @@ def build_adam(
       TypeError: if a hyperparameter is not a real number.
       ValueError: if a hyperparameter is out of range.
     """
-    context = "build_adam"
-    return _Adam(
-        collections.OrderedDict(
-            [
-                (
-                    optimizer.LEARNING_RATE_KEY,
-                    optimizer.check_hparam(learning_rate, "learning_rate", context),
-                ),
-                (BETA_1_KEY, optimizer.check_hparam(beta_1, "beta_1", context, upper=1.0)),
-                (BETA_2_KEY, optimizer.check_hparam(beta_2, "beta_2", context, upper=1.0)),
-                (EPSILON_KEY, optimizer.check_hparam(epsilon, "epsilon", context)),
-            ]
-        )
-    )
+    return AdamFamily("adam", checked_hparams(learning_rate, beta_1, beta_2, epsilon, "build_adam"))
