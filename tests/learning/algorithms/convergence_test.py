@@ -6,61 +6,17 @@ run trains the same models, except for DP noise: tensorflow-privacy draws it
 unseeded, so the DP test's bounds leave room for its spread.
 """
 
-import collections
-
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from tests.learning import digits_setup
 import tffl
 
 ROUNDS = 50
-CLIENTS_PER_ROUND = 10
-INPUT_SPEC = collections.OrderedDict(
-    x=tf.TensorSpec([None, 64], tf.float32), y=tf.TensorSpec([None], tf.int32)
-)
-
-
-def mlp_model_fn():
-    keras_model = tf.keras.Sequential(
-        [
-            tf.keras.layers.InputLayer(input_shape=(64,)),
-            tf.keras.layers.Dense(
-                64, activation="relu", kernel_initializer=tf.keras.initializers.GlorotUniform(1)
-            ),
-            tf.keras.layers.Dense(10, kernel_initializer=tf.keras.initializers.GlorotUniform(2)),
-        ]
-    )
-    return tffl.learning.models.from_keras_model(
-        keras_model,
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        input_spec=INPUT_SPEC,
-        metrics=[tf.keras.metrics.SparseCategoricalAccuracy()],
-    )
-
-
-def linear_model_fn():
-    """Softmax regression: 650 weights, so DP noise (one draw per weight) costs little."""
-    keras_model = tf.keras.Sequential(
-        [
-            tf.keras.layers.InputLayer(input_shape=(64,)),
-            tf.keras.layers.Dense(10, kernel_initializer=tf.keras.initializers.GlorotUniform(2)),
-        ]
-    )
-    return tffl.learning.models.from_keras_model(
-        keras_model,
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        input_spec=INPUT_SPEC,
-        metrics=[tf.keras.metrics.SparseCategoricalAccuracy()],
-    )
-
-
-def _batches(dataset, seed=0, batch_size=8):
-    return (
-        dataset.shuffle(100, seed=seed)
-        .batch(batch_size)
-        .map(lambda e: collections.OrderedDict(x=tf.reshape(e["pixels"], [-1, 64]), y=e["label"]))
-    )
+CLIENTS_PER_ROUND = digits_setup.CLIENTS_PER_ROUND
+mlp_model_fn = digits_setup.mlp_model_fn
+linear_model_fn = digits_setup.linear_model_fn
+_batches = digits_setup.batches
 
 
 @pytest.fixture(scope="module")
@@ -69,32 +25,8 @@ def digits():
 
 
 def _train(process, digits, rounds, evaluate_every=None, model_fn=mlp_model_fn, after_round=None):
-    """Runs `rounds` rounds on seeded samples; returns training losses and test accuracies.
-
-    `after_round(round_number)`, when given, is called after each round.
-    """
-    train, test = digits
-    test_batches = _batches(test.create_tf_dataset_from_all_clients(), batch_size=64)
-    rng = np.random.default_rng(0)
-    state = process.initialize()
-    losses, accuracies = [], []
-    for round_number in range(1, rounds + 1):
-        sampled = rng.choice(len(train.client_ids), CLIENTS_PER_ROUND, replace=False)
-        data = [
-            _batches(train.create_tf_dataset_for_client(train.client_ids[i]), round_number)
-            for i in sampled
-        ]
-        output = process.next(state, data)
-        state = output.state
-        losses.append(float(output.metrics["client_work"]["train"]["loss"]))
-        if after_round:
-            after_round(round_number)
-        if evaluate_every and round_number % evaluate_every == 0:
-            metrics = tffl.learning.baselines.evaluate_centralized(
-                model_fn, process.get_model_weights(state), test_batches
-            )
-            accuracies.append(float(metrics["sparse_categorical_accuracy"]))
-    return losses, accuracies
+    run = digits_setup.train(process, digits, rounds, evaluate_every, model_fn, after_round)
+    return run.losses, run.accuracies
 
 
 def _smoothed(losses, window):
