@@ -33,7 +33,6 @@ from typing import Sequence
 
 from tffl.compiler import building_blocks as bb
 from tffl.compiler import intrinsic_defs as defs
-from tffl.core import computation_impl
 from tffl.executors import executor_base
 from tffl.executors import executor_errors
 from tffl.executors import federating_executor
@@ -200,23 +199,7 @@ class ComposingExecutor(executor_base.Executor):
     # ------------------------------------------------------------------ interface
 
     async def create_value(self, value, type_spec):
-        type_spec = computation_types.to_type(type_spec)
-        if isinstance(value, computation_impl.ConcreteComputation):
-            value = value.building_block
-        if isinstance(value, bb.Intrinsic):
-            return ComposingValue("intrinsic", defs.by_uri(value.uri), value.type_signature)
-        if isinstance(value, bb.BuildingBlock) and isinstance(
-            value.type_signature, computation_types.FunctionType
-        ):
-            return ComposingValue("function", value, value.type_signature)
-        if isinstance(type_spec, computation_types.FederatedType):
-            return await self._create_federated(value, type_spec)
-        if isinstance(type_spec, computation_types.StructType) and _contains_federated(type_spec):
-            elements = type_conversions.elements_of(value, type_spec)
-            values = [await self.create_value(v, t) for v, t in zip(elements, type_spec)]
-            return ComposingValue("struct", values, type_spec)
-        embedded = await self._server.create_value(value, type_spec)
-        return ComposingValue("unplaced", embedded, embedded.type_signature)
+        return await federating_executor.create_placed_value(self, ComposingValue, value, type_spec)
 
     async def _create_federated(self, value, type_spec: computation_types.FederatedType):
         if type_spec.placement == _SERVER:
@@ -359,14 +342,6 @@ class ComposingExecutor(executor_base.Executor):
 
 def _no_client(index: int) -> executor_base.Executor:
     raise AssertionError("the server side of a composing executor has no clients")
-
-
-def _contains_federated(type_spec) -> bool:
-    if isinstance(type_spec, computation_types.FederatedType):
-        return True
-    if isinstance(type_spec, computation_types.StructType):
-        return any(_contains_federated(t) for t in type_spec)
-    return False
 
 
 async def _server_result(ex: ComposingExecutor, value, result_type) -> ComposingValue:

@@ -112,23 +112,7 @@ class FederatingExecutor(executor_base.Executor):
     # ------------------------------------------------------------------ interface
 
     async def create_value(self, value, type_spec):
-        type_spec = computation_types.to_type(type_spec)
-        if isinstance(value, computation_impl.ConcreteComputation):
-            value = value.building_block
-        if isinstance(value, bb.Intrinsic):
-            return FederatingValue("intrinsic", defs.by_uri(value.uri), value.type_signature)
-        if isinstance(value, bb.BuildingBlock) and isinstance(
-            value.type_signature, computation_types.FunctionType
-        ):
-            return FederatingValue("function", value, value.type_signature)
-        if isinstance(type_spec, computation_types.FederatedType):
-            return await self._create_federated(value, type_spec)
-        if isinstance(type_spec, computation_types.StructType) and _contains_federated(type_spec):
-            elements = type_conversions.elements_of(value, type_spec)
-            values = [await self.create_value(v, t) for v, t in zip(elements, type_spec)]
-            return FederatingValue("struct", values, type_spec)
-        embedded = await self._server.create_value(value, type_spec)
-        return FederatingValue("unplaced", embedded, embedded.type_signature)
+        return await create_placed_value(self, FederatingValue, value, type_spec)
 
     async def _create_federated(self, value, type_spec: computation_types.FederatedType):
         member = type_spec.member
@@ -220,6 +204,33 @@ class FederatingExecutor(executor_base.Executor):
                 "a struct of arguments", arg.type_signature, "intrinsic"
             )
         return arg.payload
+
+
+async def create_placed_value(executor, value_class, value, type_spec):
+    """`create_value` of an executor that places values (this one, or the composing one).
+
+    Intrinsics and functions are kept as they are; federated values (and structs
+    holding them) go to `executor._create_federated`; anything else is unplaced
+    and lives in `executor._server`. `value_class(kind, payload, type)` builds the
+    executor's values.
+    """
+    type_spec = computation_types.to_type(type_spec)
+    if isinstance(value, computation_impl.ConcreteComputation):
+        value = value.building_block
+    if isinstance(value, bb.Intrinsic):
+        return value_class("intrinsic", defs.by_uri(value.uri), value.type_signature)
+    if isinstance(value, bb.BuildingBlock) and isinstance(
+        value.type_signature, computation_types.FunctionType
+    ):
+        return value_class("function", value, value.type_signature)
+    if isinstance(type_spec, computation_types.FederatedType):
+        return await executor._create_federated(value, type_spec)
+    if isinstance(type_spec, computation_types.StructType) and _contains_federated(type_spec):
+        elements = type_conversions.elements_of(value, type_spec)
+        values = [await executor.create_value(v, t) for v, t in zip(elements, type_spec)]
+        return value_class("struct", values, type_spec)
+    embedded = await executor._server.create_value(value, type_spec)
+    return value_class("unplaced", embedded, embedded.type_signature)
 
 
 def _contains_federated(type_spec) -> bool:
