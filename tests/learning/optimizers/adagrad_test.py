@@ -4,53 +4,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.learning.optimizers import steps
 from tffl.learning.optimizers import adagrad
-
-WEIGHTS = [
-    np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
-    np.array([0.5, -1.5], np.float32),
-]
-GRADIENTS = [
-    [np.array([[0.1, -0.2], [0.3, 0.4]], np.float32), np.array([1.0, -0.5], np.float32)],
-    [np.array([[-0.3, 0.5], [0.2, -0.1]], np.float32), np.array([0.25, 0.75], np.float32)],
-    [np.array([[0.6, 0.1], [-0.4, 0.2]], np.float32), np.array([-1.0, 0.5], np.float32)],
-]
-SPECS = [tf.TensorSpec([2, 2], tf.float32), tf.TensorSpec([2], tf.float32)]
-
-
-def _as_dict(pair):
-    return {"kernel": pair[0], "bias": pair[1]}
-
-
-def _three_steps(opt, as_dict):
-    convert = _as_dict if as_dict else list
-    state = opt.initialize(convert(SPECS))
-    weights = convert(WEIGHTS)
-    for gradients in GRADIENTS:
-        state, weights = opt.next(state, weights, convert(gradients))
-    if as_dict:
-        return state, [weights["kernel"], weights["bias"]]
-    return state, weights
-
-
-def _as_held(value):
-    """A hyperparameter as the float32 state holds it, in float64 for the reference."""
-    return np.float64(np.float32(value))
-
-
-def _keras_three_steps(keras_optimizer):
-    variables = [tf.Variable(w) for w in WEIGHTS]
-    for gradients in GRADIENTS:
-        keras_optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables))
-    return [v.numpy() for v in variables]
 
 
 def _reference(learning_rate, initial_accumulator_value, epsilon):
     """Three steps of the formula in float64."""
-    learning_rate, epsilon = _as_held(learning_rate), _as_held(epsilon)
-    weights = [w.astype(np.float64) for w in WEIGHTS]
-    preconditioner = [np.full_like(w, _as_held(initial_accumulator_value)) for w in weights]
-    for gradients in GRADIENTS:
+    learning_rate, epsilon = steps.as_held(learning_rate), steps.as_held(epsilon)
+    weights = [w.astype(np.float64) for w in steps.WEIGHTS]
+    preconditioner = [np.full_like(w, steps.as_held(initial_accumulator_value)) for w in weights]
+    for gradients in steps.GRADIENTS:
         for i, g in enumerate(gradients):
             preconditioner[i] = preconditioner[i] + g**2
             weights[i] = weights[i] - learning_rate * g / np.sqrt(preconditioner[i] + epsilon)
@@ -63,7 +26,7 @@ class TestBuildAdagrad:
         "hparams", [(0.1, 0.1, 1e-7), (0.5, 0.0, 0.01)], ids=["defaults", "custom"]
     )
     def test_follows_the_formula_when_stepped_three_times(self, hparams, as_dict):
-        state, weights = _three_steps(adagrad.build_adagrad(*hparams), as_dict)
+        state, weights = steps.three_steps(adagrad.build_adagrad(*hparams), as_dict)
         expected, preconditioner = _reference(*hparams)
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
@@ -74,14 +37,14 @@ class TestBuildAdagrad:
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
     def test_matches_keras_adagrad_when_stepped_three_times(self):
-        _, weights = _three_steps(adagrad.build_adagrad(0.1), as_dict=False)
-        expected = _keras_three_steps(tf.keras.optimizers.Adagrad(0.1))
+        _, weights = steps.three_steps(adagrad.build_adagrad(0.1), as_dict=False)
+        expected = steps.keras_three_steps(tf.keras.optimizers.Adagrad(0.1))
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
     def test_fills_the_preconditioner_when_initialized(self):
         opt = adagrad.build_adagrad(0.25, initial_accumulator_value=0.5, epsilon=0.125)
-        state = opt.initialize(SPECS)
+        state = opt.initialize(steps.SPECS)
         assert list(state) == ["learning_rate", "epsilon", "preconditioner"]
         assert [float(v) for v in opt.get_hparams(state).values()] == [0.25, 0.125]
         np.testing.assert_array_equal(state["preconditioner"][0], np.full([2, 2], 0.5))

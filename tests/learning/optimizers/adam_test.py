@@ -4,54 +4,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.learning.optimizers import steps
 from tffl.learning.optimizers import adam
-
-WEIGHTS = [
-    np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
-    np.array([0.5, -1.5], np.float32),
-]
-GRADIENTS = [
-    [np.array([[0.1, -0.2], [0.3, 0.4]], np.float32), np.array([1.0, -0.5], np.float32)],
-    [np.array([[-0.3, 0.5], [0.2, -0.1]], np.float32), np.array([0.25, 0.75], np.float32)],
-    [np.array([[0.6, 0.1], [-0.4, 0.2]], np.float32), np.array([-1.0, 0.5], np.float32)],
-]
-SPECS = [tf.TensorSpec([2, 2], tf.float32), tf.TensorSpec([2], tf.float32)]
-
-
-def _as_dict(pair):
-    return {"kernel": pair[0], "bias": pair[1]}
-
-
-def _three_steps(opt, as_dict):
-    convert = _as_dict if as_dict else list
-    state = opt.initialize(convert(SPECS))
-    weights = convert(WEIGHTS)
-    for gradients in GRADIENTS:
-        state, weights = opt.next(state, weights, convert(gradients))
-    if as_dict:
-        return state, [weights["kernel"], weights["bias"]]
-    return state, weights
-
-
-def _as_held(value):
-    """A hyperparameter as the float32 state holds it, in float64 for the reference."""
-    return np.float64(np.float32(value))
-
-
-def _keras_three_steps(keras_optimizer):
-    variables = [tf.Variable(w) for w in WEIGHTS]
-    for gradients in GRADIENTS:
-        keras_optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables))
-    return [v.numpy() for v in variables]
 
 
 def _reference(learning_rate, beta_1, beta_2, epsilon):
     """Three steps of the formula in float64."""
-    learning_rate, beta_1, beta_2, epsilon = map(_as_held, (learning_rate, beta_1, beta_2, epsilon))
-    weights = [w.astype(np.float64) for w in WEIGHTS]
+    learning_rate, beta_1, beta_2, epsilon = map(
+        steps.as_held, (learning_rate, beta_1, beta_2, epsilon)
+    )
+    weights = [w.astype(np.float64) for w in steps.WEIGHTS]
     first = [np.zeros_like(w) for w in weights]
     second = [np.zeros_like(w) for w in weights]
-    for t, gradients in enumerate(GRADIENTS, start=1):
+    for t, gradients in enumerate(steps.GRADIENTS, start=1):
         rate = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
         for i, g in enumerate(gradients):
             first[i] = beta_1 * first[i] + (1 - beta_1) * g
@@ -68,7 +33,7 @@ class TestBuildAdam:
         ids=["defaults", "custom"],
     )
     def test_follows_the_formula_when_stepped_three_times(self, hparams, as_dict):
-        state, weights = _three_steps(adam.build_adam(*hparams), as_dict)
+        state, weights = steps.three_steps(adam.build_adam(*hparams), as_dict)
         expected, first, second = _reference(*hparams)
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
@@ -84,14 +49,14 @@ class TestBuildAdam:
         # float32 holds beta_2 = 0.999 as 0.99900001, so 1 - beta_2 differs from Keras's
         # (computed from the Python float) by 1.3e-5 relative; with Keras's default
         # learning rate that stays below 1e-6 of the weights.
-        _, weights = _three_steps(adam.build_adam(), as_dict=False)
-        expected = _keras_three_steps(tf.keras.optimizers.Adam())
+        _, weights = steps.three_steps(adam.build_adam(), as_dict=False)
+        expected = steps.keras_three_steps(tf.keras.optimizers.Adam())
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
     def test_holds_hparams_step_and_zero_moments_when_initialized(self):
         opt = adam.build_adam(0.25, beta_1=0.5, beta_2=0.75, epsilon=0.125)
-        state = opt.initialize(_as_dict(SPECS))
+        state = opt.initialize(steps.to_dict(steps.SPECS))
         assert list(state) == [
             "learning_rate",
             "beta_1",
@@ -109,7 +74,7 @@ class TestBuildAdam:
             np.testing.assert_array_equal(state[key]["bias"], np.zeros([2], np.float32))
 
     def test_uses_keras_defaults_when_no_hparams_are_given(self):
-        hparams = adam.build_adam().get_hparams(adam.build_adam().initialize(SPECS))
+        hparams = adam.build_adam().get_hparams(adam.build_adam().initialize(steps.SPECS))
         assert [float(v) for v in hparams.values()] == [
             np.float32(0.001),
             np.float32(0.9),

@@ -4,53 +4,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.learning.optimizers import steps
 from tffl.learning.optimizers import rmsprop
-
-WEIGHTS = [
-    np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
-    np.array([0.5, -1.5], np.float32),
-]
-GRADIENTS = [
-    [np.array([[0.1, -0.2], [0.3, 0.4]], np.float32), np.array([1.0, -0.5], np.float32)],
-    [np.array([[-0.3, 0.5], [0.2, -0.1]], np.float32), np.array([0.25, 0.75], np.float32)],
-    [np.array([[0.6, 0.1], [-0.4, 0.2]], np.float32), np.array([-1.0, 0.5], np.float32)],
-]
-SPECS = [tf.TensorSpec([2, 2], tf.float32), tf.TensorSpec([2], tf.float32)]
-
-
-def _as_dict(pair):
-    return {"kernel": pair[0], "bias": pair[1]}
-
-
-def _three_steps(opt, as_dict):
-    convert = _as_dict if as_dict else list
-    state = opt.initialize(convert(SPECS))
-    weights = convert(WEIGHTS)
-    for gradients in GRADIENTS:
-        state, weights = opt.next(state, weights, convert(gradients))
-    if as_dict:
-        return state, [weights["kernel"], weights["bias"]]
-    return state, weights
-
-
-def _as_held(value):
-    """A hyperparameter as the float32 state holds it, in float64 for the reference."""
-    return np.float64(np.float32(value))
-
-
-def _keras_three_steps(keras_optimizer):
-    variables = [tf.Variable(w) for w in WEIGHTS]
-    for gradients in GRADIENTS:
-        keras_optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables))
-    return [v.numpy() for v in variables]
 
 
 def _reference(learning_rate, decay, epsilon):
     """Three steps of the formula in float64."""
-    learning_rate, decay, epsilon = map(_as_held, (learning_rate, decay, epsilon))
-    weights = [w.astype(np.float64) for w in WEIGHTS]
+    learning_rate, decay, epsilon = map(steps.as_held, (learning_rate, decay, epsilon))
+    weights = [w.astype(np.float64) for w in steps.WEIGHTS]
     preconditioner = [np.zeros_like(w) for w in weights]
-    for gradients in GRADIENTS:
+    for gradients in steps.GRADIENTS:
         for i, g in enumerate(gradients):
             preconditioner[i] = decay * preconditioner[i] + (1 - decay) * g**2
             weights[i] = weights[i] - learning_rate * g / np.sqrt(preconditioner[i] + epsilon)
@@ -63,7 +26,7 @@ class TestBuildRmsprop:
         "hparams", [(0.01, 0.9, 1e-7), (0.5, 0.5, 0.01)], ids=["defaults", "custom"]
     )
     def test_follows_the_formula_when_stepped_three_times(self, hparams, as_dict):
-        state, weights = _three_steps(rmsprop.build_rmsprop(*hparams), as_dict)
+        state, weights = steps.three_steps(rmsprop.build_rmsprop(*hparams), as_dict)
         expected, preconditioner = _reference(*hparams)
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
@@ -81,13 +44,13 @@ class TestBuildRmsprop:
     def test_matches_keras_rmsprop_when_stepped_three_times(self, learning_rate, decay, epsilon):
         opt = rmsprop.build_rmsprop(learning_rate, decay=decay, epsilon=epsilon)
         keras_optimizer = tf.keras.optimizers.RMSprop(learning_rate, rho=decay, epsilon=epsilon)
-        _, weights = _three_steps(opt, as_dict=False)
-        for actual, wanted in zip(weights, _keras_three_steps(keras_optimizer)):
+        _, weights = steps.three_steps(opt, as_dict=False)
+        for actual, wanted in zip(weights, steps.keras_three_steps(keras_optimizer)):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
     def test_holds_hparams_and_zero_preconditioner_when_initialized(self):
         opt = rmsprop.build_rmsprop(0.25, decay=0.5, epsilon=0.125)
-        state = opt.initialize(_as_dict(SPECS))
+        state = opt.initialize(steps.to_dict(steps.SPECS))
         assert list(state) == ["learning_rate", "decay", "epsilon", "preconditioner"]
         assert [float(v) for v in opt.get_hparams(state).values()] == [0.25, 0.5, 0.125]
         assert state["preconditioner"]["kernel"].shape == (2, 2)
@@ -95,7 +58,7 @@ class TestBuildRmsprop:
 
     def test_uses_the_defaults_when_no_hparams_are_given(self):
         opt = rmsprop.build_rmsprop()
-        hparams = opt.get_hparams(opt.initialize(SPECS))
+        hparams = opt.get_hparams(opt.initialize(steps.SPECS))
         assert [float(v) for v in hparams.values()] == [
             np.float32(0.01),
             np.float32(0.9),

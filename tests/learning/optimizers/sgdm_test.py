@@ -4,54 +4,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.learning.optimizers import steps
 from tffl.learning.optimizers import sgdm
-
-WEIGHTS = [
-    np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
-    np.array([0.5, -1.5], np.float32),
-]
-GRADIENTS = [
-    [np.array([[0.1, -0.2], [0.3, 0.4]], np.float32), np.array([1.0, -0.5], np.float32)],
-    [np.array([[-0.3, 0.5], [0.2, -0.1]], np.float32), np.array([0.25, 0.75], np.float32)],
-    [np.array([[0.6, 0.1], [-0.4, 0.2]], np.float32), np.array([-1.0, 0.5], np.float32)],
-]
-SPECS = [tf.TensorSpec([2, 2], tf.float32), tf.TensorSpec([2], tf.float32)]
-
-
-def _as_dict(pair):
-    return {"kernel": pair[0], "bias": pair[1]}
-
-
-def _three_steps(opt, as_dict):
-    convert = _as_dict if as_dict else list
-    state = opt.initialize(convert(SPECS))
-    weights = convert(WEIGHTS)
-    for gradients in GRADIENTS:
-        state, weights = opt.next(state, weights, convert(gradients))
-    if as_dict:
-        return state, [weights["kernel"], weights["bias"]]
-    return state, weights
 
 
 def _reference(learning_rate, momentum, nesterov):
     """Three steps of the formula in float64, with the hyperparameters as float32 holds them."""
     learning_rate = np.float64(np.float32(learning_rate))
     momentum = np.float64(np.float32(momentum))
-    weights = [w.astype(np.float64) for w in WEIGHTS]
+    weights = [w.astype(np.float64) for w in steps.WEIGHTS]
     accumulators = [np.zeros_like(w) for w in weights]
-    for gradients in GRADIENTS:
+    for gradients in steps.GRADIENTS:
         for i, g in enumerate(gradients):
             accumulators[i] = momentum * accumulators[i] + g
             direction = g + momentum * accumulators[i] if nesterov else accumulators[i]
             weights[i] = weights[i] - learning_rate * direction
     return weights
-
-
-def _keras_three_steps(keras_optimizer):
-    variables = [tf.Variable(w) for w in WEIGHTS]
-    for gradients in GRADIENTS:
-        keras_optimizer.apply_gradients(zip([tf.constant(g) for g in gradients], variables))
-    return [v.numpy() for v in variables]
 
 
 class TestBuildSgdm:
@@ -63,7 +31,7 @@ class TestBuildSgdm:
     )
     def test_follows_the_formula_when_stepped_three_times(self, momentum, nesterov, as_dict):
         opt = sgdm.build_sgdm(0.1, momentum=momentum, nesterov=nesterov)
-        _, weights = _three_steps(opt, as_dict)
+        _, weights = steps.three_steps(opt, as_dict)
         expected = _reference(0.1, momentum or 0.0, nesterov)
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
@@ -76,21 +44,21 @@ class TestBuildSgdm:
     def test_matches_keras_sgd_when_stepped_three_times(self, momentum, nesterov):
         opt = sgdm.build_sgdm(0.1, momentum=momentum, nesterov=nesterov)
         keras_optimizer = tf.keras.optimizers.SGD(0.1, momentum=momentum, nesterov=nesterov)
-        _, weights = _three_steps(opt, as_dict=False)
-        for actual, wanted in zip(weights, _keras_three_steps(keras_optimizer)):
+        _, weights = steps.three_steps(opt, as_dict=False)
+        for actual, wanted in zip(weights, steps.keras_three_steps(keras_optimizer)):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
     def test_holds_the_velocity_in_the_accumulator_when_stepped(self):
-        state, _ = _three_steps(sgdm.build_sgdm(0.5, momentum=0.5), as_dict=False)
+        state, _ = steps.three_steps(sgdm.build_sgdm(0.5, momentum=0.5), as_dict=False)
         # a1 = g1, a2 = g1/2 + g2, a3 = g1/4 + g2/2 + g3.
-        expected = [g1 / 4 + g2 / 2 + g3 for g1, g2, g3 in zip(*GRADIENTS)]
+        expected = [g1 / 4 + g2 / 2 + g3 for g1, g2, g3 in zip(*steps.GRADIENTS)]
         for actual, wanted in zip(state["accumulator"], expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
 
     def test_keeps_learning_rate_only_when_momentum_is_none_or_zero(self):
         for momentum in (None, 0.0):
             opt = sgdm.build_sgdm(0.25, momentum=momentum)
-            state = opt.initialize(SPECS)
+            state = opt.initialize(steps.SPECS)
             assert list(state) == ["learning_rate"]
             assert state["learning_rate"].dtype == tf.float32
             assert float(state["learning_rate"]) == 0.25
@@ -98,7 +66,7 @@ class TestBuildSgdm:
 
     def test_adds_momentum_and_zero_accumulator_when_momentum_is_set(self):
         opt = sgdm.build_sgdm(0.25, momentum=0.5)
-        state = opt.initialize({"kernel": SPECS[0], "bias": SPECS[1]})
+        state = opt.initialize({"kernel": steps.SPECS[0], "bias": steps.SPECS[1]})
         assert list(state) == ["learning_rate", "momentum", "accumulator"]
         assert float(state["momentum"]) == 0.5
         assert state["accumulator"]["kernel"].shape == (2, 2)
@@ -106,7 +74,7 @@ class TestBuildSgdm:
         assert list(opt.get_hparams(state)) == ["learning_rate", "momentum"]
 
     def test_uses_the_default_learning_rate_when_none_is_given(self):
-        state = sgdm.build_sgdm().initialize(SPECS)
+        state = sgdm.build_sgdm().initialize(steps.SPECS)
         assert float(state["learning_rate"]) == np.float32(0.01)
 
     def test_steps_float64_weights_in_float64_when_specs_say_so(self):

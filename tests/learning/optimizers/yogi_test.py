@@ -4,47 +4,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.learning.optimizers import steps
 from tffl.learning.optimizers import yogi
-
-WEIGHTS = [
-    np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
-    np.array([0.5, -1.5], np.float32),
-]
-GRADIENTS = [
-    [np.array([[0.1, -0.2], [0.3, 0.4]], np.float32), np.array([1.0, -0.5], np.float32)],
-    [np.array([[-0.3, 0.5], [0.2, -0.1]], np.float32), np.array([0.25, 0.75], np.float32)],
-    [np.array([[0.6, 0.1], [-0.4, 0.2]], np.float32), np.array([-1.0, 0.5], np.float32)],
-]
-SPECS = [tf.TensorSpec([2, 2], tf.float32), tf.TensorSpec([2], tf.float32)]
-
-
-def _as_dict(pair):
-    return {"kernel": pair[0], "bias": pair[1]}
-
-
-def _three_steps(opt, as_dict):
-    convert = _as_dict if as_dict else list
-    state = opt.initialize(convert(SPECS))
-    weights = convert(WEIGHTS)
-    for gradients in GRADIENTS:
-        state, weights = opt.next(state, weights, convert(gradients))
-    if as_dict:
-        return state, [weights["kernel"], weights["bias"]]
-    return state, weights
-
-
-def _as_held(value):
-    """A hyperparameter as the float32 state holds it, in float64 for the reference."""
-    return np.float64(np.float32(value))
 
 
 def _reference(learning_rate, beta_1, beta_2, epsilon, initial_accumulator_value):
     """Three steps of the formula in float64."""
-    learning_rate, beta_1, beta_2, epsilon = map(_as_held, (learning_rate, beta_1, beta_2, epsilon))
-    weights = [w.astype(np.float64) for w in WEIGHTS]
+    learning_rate, beta_1, beta_2, epsilon = map(
+        steps.as_held, (learning_rate, beta_1, beta_2, epsilon)
+    )
+    weights = [w.astype(np.float64) for w in steps.WEIGHTS]
     first = [np.zeros_like(w) for w in weights]
-    second = [np.full_like(w, _as_held(initial_accumulator_value)) for w in weights]
-    for t, gradients in enumerate(GRADIENTS, start=1):
+    second = [np.full_like(w, steps.as_held(initial_accumulator_value)) for w in weights]
+    for t, gradients in enumerate(steps.GRADIENTS, start=1):
         rate = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
         for i, g in enumerate(gradients):
             first[i] = beta_1 * first[i] + (1 - beta_1) * g
@@ -61,7 +33,7 @@ class TestBuildYogi:
         ids=["defaults", "custom"],
     )
     def test_follows_the_formula_when_stepped_three_times(self, hparams, as_dict):
-        state, weights = _three_steps(yogi.build_yogi(*hparams), as_dict)
+        state, weights = steps.three_steps(yogi.build_yogi(*hparams), as_dict)
         expected, first, second = _reference(*hparams)
         for actual, wanted in zip(weights, expected):
             np.testing.assert_allclose(actual, wanted, rtol=1e-6)
@@ -84,7 +56,7 @@ class TestBuildYogi:
         opt = yogi.build_yogi(
             0.25, beta_1=0.5, beta_2=0.75, epsilon=0.125, initial_accumulator_value=0.5
         )
-        state = opt.initialize(SPECS)
+        state = opt.initialize(steps.SPECS)
         assert list(state) == [
             "learning_rate",
             "beta_1",
