@@ -139,117 +139,139 @@ class Report:
 
 
 def run_benchmarks(config: Config, only: Sequence[str] = WORKLOADS, log=print) -> Report:
-    """Runs the selected workloads of `config`."""
+    """Runs the selected workloads of `config`.
+
+    The order is W1, W2, the linear W3 workloads, M1, the other W3 workloads, the
+    W3 checks, W4: the first W3 workload is the process's first FedAvg (its cold
+    time is cold), and M1 runs before the CNN's peak leaves memory that the
+    process keeps and that would absorb growth.
+    """
     started = time.perf_counter()
     report = Report(config.mode, list(only), measure.machine_info())
-    rows, checks = report.rows, report.checks
     if "W1" in only:
-        log("W1: federated_mean")
-        checks["W1"] = {"max_difference": intrinsics.w1_check(max(config.w1_sizes))}
-        for n in config.w1_sizes:
-            tffl_fn, baseline_fn = intrinsics.w1_functions(n)
-            timings = measure.interleaved(
-                {"tffl": tffl_fn, "baseline": baseline_fn}, config.w1_repeats
-            )
-            rows.append(
-                Row(
-                    f"W1/N={n}",
-                    f"W1 federated_mean N={n}",
-                    timings["tffl"].median,
-                    timings["baseline"].median,
-                    config.w1_repeats,
-                )
-            )
+        _run_w1(config, report, log)
     if "W2" in only:
-        log("W2: broadcast, map, sum")
-        context = tffl.backends.local.create_context(num_clients=intrinsics.W2_CLIENTS)
-        checks["W2"] = {"max_difference": intrinsics.w2_check(context)}
-        tffl_fn, baseline_fn = intrinsics.w2_functions(context)
-        timings = measure.interleaved({"tffl": tffl_fn, "baseline": baseline_fn}, config.w2_repeats)
-        rows.append(
-            Row(
-                "W2",
-                f"W2 broadcast+1+sum 1e6 K={intrinsics.W2_CLIENTS}",
-                timings["tffl"].median,
-                timings["baseline"].median,
-                config.w2_repeats,
-            )
-        )
+        _run_w2(config, report, log)
     if "W3" in only:
-        for model, clients, repeats in config.w3:
-            log(f"W3: FedAvg {model} K={clients}")
-            result = fedavg.benchmark(fedavg.RoundConfig(model=model, num_clients=clients), repeats)
-            key = f"W3/{model}/K={clients}"
-            rows.append(
-                Row(
-                    key,
-                    f"W3 {model} K={clients} round",
-                    result["tffl_s"],
-                    result["baseline_s"],
-                    repeats,
-                    f"baseline: {result['baseline_form']}; "
-                    f"peak RSS {result['peak_rss_mib']:.0f} MiB",
-                )
-            )
-            rows.append(
-                Row(
-                    f"{key}/cold",
-                    f"W3 {model} K={clients} cold",
-                    result["tffl_cold_s"],
-                    result["baseline_cold_s"],
-                    1,
-                    "build + first round",
-                )
-            )
-            report.w3_details[key] = result
-        # After the timings, so that the first workload of each model is built cold.
-        checks["W3"] = {}
-        for model in fedavg.MODELS:
-            small = fedavg.RoundConfig(model=model, num_clients=2, examples_per_client=20)
-            differences = fedavg.max_weight_difference(small)
-            checks["W3"][model] = {
-                "max_difference": differences,
-                "equal": max(differences.values()) <= EQUIVALENCE_TOLERANCE,
-            }
-            log(f"W3 check, {model} K=2 n=20: max |tffl - baseline| = {differences}")
-    if "W4" in only:
-        log(f"W4: on {remote.NUM_WORKERS} local workers")
-        w3_config = fedavg.RoundConfig(model="linear", num_clients=10)
-        result = remote.benchmark(
-            config.w4_w1_clients, w3_config, config.w4_repeats, config.w4_repeats
-        )
-        checks["W4"] = {name: {"max_difference": r["max_difference"]} for name, r in result.items()}
-        rows.append(
-            Row(
-                f"W4/W1/N={config.w4_w1_clients}",
-                f"W4 W1 N={config.w4_w1_clients} remote/local",
-                result["w1"]["remote_s"],
-                result["w1"]["local_s"],
-                config.w4_repeats,
-                f"{remote.NUM_WORKERS} workers; baseline = tffl local",
-            )
-        )
-        rows.append(
-            Row(
-                "W4/W3/linear/K=10",
-                "W4 W3 linear K=10 remote/local",
-                result["w3"]["remote_s"],
-                result["w3"]["local_s"],
-                config.w4_repeats,
-                f"{remote.NUM_WORKERS} workers; baseline = tffl local",
-            )
-        )
+        _run_w3([w for w in config.w3 if w[0] == "linear"], report, log)
     if "M1" in only:
-        log("M1: memory")
-        report.memory = {
-            f"W1/N={config.m1_clients}": memory.w1_growth(config.m1_clients, config.m1_calls),
-            "W3/linear/K=10": memory.w3_growth(
-                fedavg.RoundConfig(model="linear", num_clients=10), config.m1_rounds
-            ),
-        }
+        _run_m1(config, report, log)
+    if "W3" in only:
+        _run_w3([w for w in config.w3 if w[0] != "linear"], report, log)
+        _check_w3(report, log)
+    if "W4" in only:
+        _run_w4(config, report, log)
     report.peak_rss_mib = measure.peak_rss_mib()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _run_w1(config: Config, report: Report, log) -> None:
+    log("W1: federated_mean")
+    report.checks["W1"] = {"max_difference": intrinsics.w1_check(max(config.w1_sizes))}
+    for n in config.w1_sizes:
+        tffl_fn, baseline_fn = intrinsics.w1_functions(n)
+        timings = measure.interleaved({"tffl": tffl_fn, "baseline": baseline_fn}, config.w1_repeats)
+        report.rows.append(
+            Row(
+                f"W1/N={n}",
+                f"W1 federated_mean N={n}",
+                timings["tffl"].median,
+                timings["baseline"].median,
+                config.w1_repeats,
+            )
+        )
+
+
+def _run_w2(config: Config, report: Report, log) -> None:
+    log("W2: broadcast, map, sum")
+    context = tffl.backends.local.create_context(num_clients=intrinsics.W2_CLIENTS)
+    report.checks["W2"] = {"max_difference": intrinsics.w2_check(context)}
+    tffl_fn, baseline_fn = intrinsics.w2_functions(context)
+    timings = measure.interleaved({"tffl": tffl_fn, "baseline": baseline_fn}, config.w2_repeats)
+    report.rows.append(
+        Row(
+            "W2",
+            f"W2 broadcast+1+sum 1e6 K={intrinsics.W2_CLIENTS}",
+            timings["tffl"].median,
+            timings["baseline"].median,
+            config.w2_repeats,
+        )
+    )
+
+
+def _run_w3(workloads: Sequence[Tuple[str, int, int]], report: Report, log) -> None:
+    for model, clients, repeats in workloads:
+        log(f"W3: FedAvg {model} K={clients}")
+        result = fedavg.benchmark(fedavg.RoundConfig(model=model, num_clients=clients), repeats)
+        key = f"W3/{model}/K={clients}"
+        report.rows.append(
+            Row(
+                key,
+                f"W3 {model} K={clients} round",
+                result["tffl_s"],
+                result["baseline_s"],
+                repeats,
+                f"baseline: {result['baseline_form']}; "
+                f"peak RSS so far {result['peak_rss_mib']:.0f} MiB",
+            )
+        )
+        report.rows.append(
+            Row(
+                f"{key}/cold",
+                f"W3 {model} K={clients} cold",
+                result["tffl_cold_s"],
+                result["baseline_cold_s"],
+                1,
+                "build + first round",
+            )
+        )
+        report.w3_details[key] = result
+
+
+def _check_w3(report: Report, log) -> None:
+    report.checks["W3"] = {}
+    for model in fedavg.MODELS:
+        small = fedavg.RoundConfig(model=model, num_clients=2, examples_per_client=20)
+        differences = fedavg.max_weight_difference(small)
+        report.checks["W3"][model] = {
+            "max_difference": differences,
+            "equal": max(differences.values()) <= EQUIVALENCE_TOLERANCE,
+        }
+        log(f"W3 check, {model} K=2 n=20: max |tffl - baseline| = {differences}")
+
+
+def _run_m1(config: Config, report: Report, log) -> None:
+    log("M1: memory")
+    report.memory = {
+        f"W1/N={config.m1_clients}": memory.w1_growth(config.m1_clients, config.m1_calls),
+        "W3/linear/K=10": memory.w3_growth(
+            fedavg.RoundConfig(model="linear", num_clients=10), config.m1_rounds
+        ),
+    }
+
+
+def _run_w4(config: Config, report: Report, log) -> None:
+    log(f"W4: on {remote.NUM_WORKERS} local workers")
+    w3_config = fedavg.RoundConfig(model="linear", num_clients=10)
+    result = remote.benchmark(config.w4_w1_clients, w3_config, config.w4_repeats, config.w4_repeats)
+    report.checks["W4"] = {
+        name: {"max_difference": r["max_difference"]} for name, r in result.items()
+    }
+    for key, label, name in (
+        (f"W4/W1/N={config.w4_w1_clients}", f"W4 W1 N={config.w4_w1_clients}", "w1"),
+        ("W4/W3/linear/K=10", "W4 W3 linear K=10", "w3"),
+    ):
+        report.rows.append(
+            Row(
+                key,
+                f"{label} remote/local",
+                result[name]["remote_s"],
+                result[name]["local_s"],
+                config.w4_repeats,
+                f"{remote.NUM_WORKERS} workers; baseline = tffl local",
+            )
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -274,13 +296,14 @@ def format_table(report: Report) -> str:
     if report.memory:
         lines += [
             "",
-            "| memory (M1) | calls | RSS before | RSS after | growth |",
-            "|---|---:|---:|---:|---:|",
+            "| memory (M1) | calls | RSS before | RSS after | growth | per call |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for name, result in report.memory.items():
             lines.append(
                 f"| {name} | {result['calls']} | {result['rss_before_mib']:.0f} MiB | "
-                f"{result['rss_after_mib']:.0f} MiB | {result['growth_percent']:+.1f}% |"
+                f"{result['rss_after_mib']:.0f} MiB | {result['growth_percent']:+.1f}% | "
+                f"{result['growth_per_call_kib']:+.1f} KiB |"
             )
     if report.checks:
         lines += ["", "checks (max |tffl - baseline|; W4: |remote - local|):"]
