@@ -1,0 +1,1 @@
+"""Benchmarks: tffl against hand-written plain-TF baselines (`python -m tests.benchmarks.run`)."""

@@ -1,0 +1,90 @@
+"""W4: W1 (N=1,000) and W3-linear (K=10) on two local `tffl-worker`s, against local runs.
+
+The workers are real processes on 127.0.0.1 (`tffl.testing.workers`) reached over
+gRPC through `tffl.backends.remote`; they share this machine's cores with the
+driver. Remote and local calls are timed in turns, so the ratio remote/local
+is what the remote stack adds (serialization, gRPC, sharding) on this machine.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from tests.benchmarks import fedavg
+from tests.benchmarks import intrinsics
+from tests.benchmarks import measure
+import tffl
+from tffl.testing import workers as workers_lib
+
+NUM_WORKERS = 2
+
+
+def benchmark(
+    w1_clients: int, w3_config: fedavg.RoundConfig, w1_repeats: int, w3_repeats: int
+) -> Dict[str, dict]:
+    """Remote and local medians of W1 and W3 (see the module docstring).
+
+    Returns:
+      `{'w1': {...}, 'w3': {...}}`, each with `remote_s`, `local_s`, `repeats`,
+      `max_difference` (remote against local results) and, for W3, `remote_cold_s`
+      (the first remote round of a process already built and run locally).
+    """
+    workers = workers_lib.start_workers(NUM_WORKERS)
+    try:
+        remote = tffl.backends.remote.create_context([w.address for w in workers])
+        local = tffl.backends.local.create_context()
+        return {
+            "w1": _w1(remote, local, w1_clients, w1_repeats),
+            "w3": _w3(remote, local, w3_config, w3_repeats),
+        }
+    finally:
+        workers_lib.stop_workers(workers)
+
+
+def _w1(remote, local, num_clients: int, repeats: int) -> dict:
+    tffl_fn, _ = intrinsics.w1_functions(num_clients)
+    fns = {"remote": measure.called_in(remote, tffl_fn), "local": measure.called_in(local, tffl_fn)}
+    difference = abs(float(fns["remote"]()) - float(fns["local"]()))
+    timings = measure.interleaved(fns, repeats)
+    return {
+        "remote_s": timings["remote"].median,
+        "local_s": timings["local"].median,
+        "repeats": repeats,
+        "max_difference": difference,
+    }
+
+
+def _w3(remote, local, config: fedavg.RoundConfig, repeats: int) -> dict:
+    datasets, _, _ = fedavg.client_data(config)
+    process = fedavg.build_process(config)
+    start = process.initialize()
+    local_state = measure.called_in(local, lambda: process.next(start, datasets).state)()
+    remote_state, remote_cold_s = measure.timed(
+        measure.called_in(remote, lambda: process.next(start, datasets).state)
+    )
+    difference = fedavg.max_difference(
+        fedavg.trainable_weights(process, remote_state),
+        fedavg.trainable_weights(process, local_state),
+    )
+    runners = {
+        name: fedavg.RoundRunner(_stepper(context, process, datasets), state)
+        for name, context, state in (
+            ("remote", remote, remote_state),
+            ("local", local, local_state),
+        )
+    }
+    timings = measure.interleaved(runners, repeats, min_sample_s=0)
+    return {
+        "remote_s": timings["remote"].median,
+        "local_s": timings["local"].median,
+        "remote_cold_s": remote_cold_s,
+        "repeats": repeats,
+        "max_difference": difference,
+    }
+
+
+def _stepper(context, process, datasets):
+    def step(state):
+        return measure.called_in(context, lambda: process.next(state, datasets).state)()
+
+    return step

@@ -1,0 +1,53 @@
+"""Smoke tests of the benchmark runner at tiny sizes (timings are never asserted)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.benchmarks import fedavg
+from tests.benchmarks import run
+
+
+class TestRunner:
+    def test_report_has_medians_ratios_and_machine_when_run_tiny(self, tmp_path):
+        config = run.Config(mode="tiny", w1_sizes=(10,), w1_repeats=2)
+        report = run.run_benchmarks(config, ["W1"], log=lambda line: None)
+        path = tmp_path / "report.json"
+        run.write_json(report, str(path))
+
+        written = json.loads(path.read_text())
+        assert set(written) >= {"mode", "machine", "results", "checks", "seconds", "peak_rss_mib"}
+        assert set(written["machine"]) >= {"date", "cores", "tensorflow", "numpy", "python"}
+        assert list(written["results"]) == ["W1/N=10"]
+        result = written["results"]["W1/N=10"]
+        assert set(result) >= {"tffl_s", "baseline_s", "ratio", "repeats"}
+        assert result["repeats"] == 2
+        assert result["ratio"] == pytest.approx(result["tffl_s"] / result["baseline_s"])
+        assert written["checks"]["W1"] == {"max_difference": 0.0}
+        assert "| W1 federated_mean N=10 |" in run.format_table(report)
+
+    def test_parse_args_refuses_an_unknown_workload(self, capsys):
+        with pytest.raises(SystemExit):
+            run.parse_args(["--only=W1,W9"])
+        assert "unknown workloads ['W9']" in capsys.readouterr().err
+
+    def test_parse_args_reads_quick_only_and_json(self):
+        args = run.parse_args(["--quick", "--only=w1,M1", "--json=/tmp/report.json"])
+        assert (args.quick, args.only, args.json) == (True, ["W1", "M1"], "/tmp/report.json")
+
+
+class TestFedAvgBaseline:
+    def test_baseline_round_equals_tffl_round_when_linear_with_two_clients(self):
+        # 20 examples in batches of 8: two full batches and a partial one.
+        config = fedavg.RoundConfig(
+            model="linear", num_clients=2, examples_per_client=20, batch_size=8
+        )
+        initial, tffl_weights, baselines = fedavg.one_round_each(config)
+
+        assert fedavg.max_difference(initial, tffl_weights) > 1e-3  # The round trained.
+        assert set(baselines) == {"loop", "batched"}
+        for weights in baselines.values():
+            assert [w.shape for w in weights] == [w.shape for w in tffl_weights]
+            assert fedavg.max_difference(tffl_weights, weights) <= run.EQUIVALENCE_TOLERANCE
+            assert all(np.isfinite(w).all() for w in weights)
