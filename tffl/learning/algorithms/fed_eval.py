@@ -27,6 +27,7 @@ from tffl.learning.templates import composers
 from tffl.learning.templates import distributors
 from tffl.learning.templates import finalizers
 from tffl.learning.templates import learning_process
+from tffl.learning.templates import model_delta_client_work
 from tffl.templates import aggregation_process
 from tffl.templates import measured_process
 from tffl.types import computation_types
@@ -55,7 +56,7 @@ def _build_eval_client_work(model_fn, signature, metrics_aggregator):
         model_weights_lib.ModelWeights(
             list(weights.trainable), list(weights.non_trainable)
         ).assign_weights_to(model)
-        for batch in iter(dataset):
+        for batch in iter(model_delta_client_work.lean_pipeline(dataset)):
             model.forward_pass(batch, training=False)
         return (
             client_works.ClientResult((), tf.constant(0.0)),

@@ -60,7 +60,7 @@ def build_fed_sgd(
         # A tuple, not a list: tf.data's loop would stack a list into one tensor.
         gradient_sum = tuple(tf.zeros(v.shape, v.dtype) for v in trainable)
         num_examples = tf.constant(0, tf.int64)
-        for batch in iter(dataset):
+        for batch in iter(model_delta_client_work.lean_pipeline(dataset)):
             with tf.GradientTape() as tape:
                 output = model.forward_pass(batch, training=True)
             gradients = tape.gradient(output.loss, trainable)
