@@ -123,7 +123,7 @@ def shard_sizes(num_clients: int, num_workers: int) -> List[int]:
     return [base + (1 if i < extra else 0) for i in range(num_workers)]
 
 
-class ComposingExecutor(executor_base.Executor):
+class ComposingExecutor(federating_executor.PlacingExecutor):
     """Runs federated intrinsics over a driver-side server and sharded workers.
 
     Args:
@@ -132,6 +132,8 @@ class ComposingExecutor(executor_base.Executor):
         shard of a given number of clients.
       num_clients: the number of clients, if known; else the first CLIENTS value sets it.
     """
+
+    value_class = ComposingValue
 
     def __init__(
         self,
@@ -198,9 +200,6 @@ class ComposingExecutor(executor_base.Executor):
 
     # ------------------------------------------------------------------ interface
 
-    async def create_value(self, value, type_spec):
-        return await federating_executor.create_placed_value(self, ComposingValue, value, type_spec)
-
     async def _create_federated(self, value, type_spec: computation_types.FederatedType):
         if type_spec.placement == _SERVER:
             embedded = await self._server.create_value(value, type_spec.member)
@@ -228,30 +227,11 @@ class ComposingExecutor(executor_base.Executor):
         )
         return ComposingValue("clients", members, type_spec)
 
-    async def create_struct(self, elements):
-        struct_type = computation_types.StructType(
-            [(name, value.type_signature) for name, value in elements]
-        )
-        return ComposingValue("struct", [v for _, v in elements], struct_type)
-
-    async def create_selection(self, source, index):
-        if source.kind == "struct":
-            return source.payload[index]
-        if source.kind == "unplaced":
-            selected = await self._server.create_selection(source.payload, index)
-            return ComposingValue("unplaced", selected, selected.type_signature)
-        raise type_errors.TypeMismatchError("a struct", source.type_signature, "selection")
-
     async def create_call(self, fn, arg=None):
         if fn.kind == "intrinsic":
             return await HANDLERS[fn.payload](self, arg, fn.type_signature)
         if fn.kind == "function":
-            server_fn = await self._server.create_value(fn.payload, fn.type_signature)
-            server_arg = None
-            if arg is not None:
-                server_arg = await self.to_server(arg)
-            result = await self._server.create_call(server_fn, server_arg)
-            return ComposingValue("unplaced", result, result.type_signature)
+            return await self._call_function(fn, arg)
         raise TypeError(f"expected a function, got a value of type {fn.type_signature}")
 
     # ------------------------------------------------------------------ helpers
@@ -279,7 +259,7 @@ class ComposingExecutor(executor_base.Executor):
             return ComposingValue("struct", payload, value.type_signature)
         return ComposingValue(value.kind, value.payload, value.type_signature)
 
-    async def to_server(self, value: ComposingValue) -> executor_base.ExecutorValue:
+    async def _to_server(self, value: ComposingValue) -> executor_base.ExecutorValue:
         """An unplaced value or function (or a struct of them) as a server-executor value."""
         if value.kind == "unplaced":
             return value.payload
@@ -287,7 +267,7 @@ class ComposingExecutor(executor_base.Executor):
             return await self._server.create_value(value.payload, value.type_signature)
         if value.kind == "struct":
             names = [n for n, _ in value.type_signature.elements]
-            elements = [await self.to_server(v) for v in value.payload]
+            elements = [await self._to_server(v) for v in value.payload]
             return await self._server.create_struct(list(zip(names, elements)))
         raise type_errors.TypeMismatchError(
             "an unplaced value", value.type_signature, "argument of an unplaced function"
@@ -439,8 +419,8 @@ async def _aggregate(ex, arg, fn_type):
     )
     partials = await ex.partials(defs.FEDERATED_AGGREGATE, worker_fn_type, worker_arg)
     server = ex._server
-    merge_fn = await ex.to_server(merge)
-    report_fn = await ex.to_server(report)
+    merge_fn = await ex._to_server(merge)
+    report_fn = await ex._to_server(report)
     accumulator = None
     for partial in partials:
         moved = await server.create_value(partial, accumulator_type)
@@ -450,7 +430,7 @@ async def _aggregate(ex, arg, fn_type):
         pair = await server.create_struct([(None, accumulator), (None, moved)])
         accumulator = await server.create_call(merge_fn, pair)
     if accumulator is None:
-        accumulator = await ex.to_server(zero)
+        accumulator = await ex._to_server(zero)
     result = await server.create_call(report_fn, accumulator)
     return ComposingValue("server", result, fn_type.result)
 

@@ -64,8 +64,70 @@ class FederatingValue(executor_base.ExecutorValue):
         raise TypeError(f"a function of type {self._type} has no value to compute")
 
 
-class FederatingExecutor(executor_base.Executor):
+class PlacingExecutor(executor_base.Executor):
+    """What the federating and composing executors share: how values are placed.
+
+    Intrinsics and functions are kept as they are; federated values (and structs
+    holding them) go to `_create_federated`; anything else is unplaced and lives in
+    the server executor `_server`. A function called directly runs there too, on
+    its argument moved there by `_to_server`. Subclasses set `value_class`
+    (`value_class(kind, payload, type)`) and run the intrinsics in `create_call`.
+    """
+
+    value_class: Callable[..., Any]
+    _server: executor_base.Executor
+
+    async def _create_federated(self, value, type_spec: computation_types.FederatedType):
+        raise NotImplementedError
+
+    async def _to_server(self, value) -> executor_base.ExecutorValue:
+        raise NotImplementedError
+
+    async def create_value(self, value, type_spec):
+        type_spec = computation_types.to_type(type_spec)
+        if isinstance(value, computation_impl.ConcreteComputation):
+            value = value.building_block
+        if isinstance(value, bb.Intrinsic):
+            return self.value_class("intrinsic", defs.by_uri(value.uri), value.type_signature)
+        if isinstance(value, bb.BuildingBlock) and isinstance(
+            value.type_signature, computation_types.FunctionType
+        ):
+            return self.value_class("function", value, value.type_signature)
+        if isinstance(type_spec, computation_types.FederatedType):
+            return await self._create_federated(value, type_spec)
+        if isinstance(type_spec, computation_types.StructType) and _contains_federated(type_spec):
+            elements = type_conversions.elements_of(value, type_spec)
+            values = [await self.create_value(v, t) for v, t in zip(elements, type_spec)]
+            return self.value_class("struct", values, type_spec)
+        embedded = await self._server.create_value(value, type_spec)
+        return self.value_class("unplaced", embedded, embedded.type_signature)
+
+    async def create_struct(self, elements):
+        struct_type = computation_types.StructType(
+            [(name, value.type_signature) for name, value in elements]
+        )
+        return self.value_class("struct", [v for _, v in elements], struct_type)
+
+    async def create_selection(self, source, index):
+        if source.kind == "struct":
+            return source.payload[index]
+        if source.kind == "unplaced":
+            selected = await self._server.create_selection(source.payload, index)
+            return self.value_class("unplaced", selected, selected.type_signature)
+        raise type_errors.TypeMismatchError("a struct", source.type_signature, "selection")
+
+    async def _call_function(self, fn, arg):
+        """Calls a function value (not an intrinsic) in the server executor."""
+        server_fn = await self._server.create_value(fn.payload, fn.type_signature)
+        server_arg = None if arg is None else await self._to_server(arg)
+        result = await self._server.create_call(server_fn, server_arg)
+        return self.value_class("unplaced", result, result.type_signature)
+
+
+class FederatingExecutor(PlacingExecutor):
     """Runs federated intrinsics over a server child and one child per client."""
+
+    value_class = FederatingValue
 
     def __init__(
         self,
@@ -111,9 +173,6 @@ class FederatingExecutor(executor_base.Executor):
 
     # ------------------------------------------------------------------ interface
 
-    async def create_value(self, value, type_spec):
-        return await create_placed_value(self, FederatingValue, value, type_spec)
-
     async def _create_federated(self, value, type_spec: computation_types.FederatedType):
         member = type_spec.member
         if type_spec.placement == _SERVER:
@@ -149,29 +208,12 @@ class FederatingExecutor(executor_base.Executor):
         members = await self._per_client(create_member)
         return FederatingValue("federated", members, type_spec)
 
-    async def create_struct(self, elements):
-        struct_type = computation_types.StructType(
-            [(name, value.type_signature) for name, value in elements]
-        )
-        return FederatingValue("struct", [v for _, v in elements], struct_type)
-
-    async def create_selection(self, source, index):
-        if source.kind == "struct":
-            return source.payload[index]
-        if source.kind == "unplaced":
-            selected = await self._server.create_selection(source.payload, index)
-            return FederatingValue("unplaced", selected, selected.type_signature)
-        raise type_errors.TypeMismatchError("a struct", source.type_signature, "selection")
-
     async def create_call(self, fn, arg=None):
         if fn.kind == "intrinsic":
             handler = HANDLERS[fn.payload]
             return await handler(self, arg, fn.type_signature.result)
         if fn.kind == "function":
-            server_fn = await self._server.create_value(fn.payload, fn.type_signature)
-            server_arg = None if arg is None else await self._to_server(arg)
-            result = await self._server.create_call(server_fn, server_arg)
-            return FederatingValue("unplaced", result, result.type_signature)
+            return await self._call_function(fn, arg)
         raise TypeError(f"expected a function, got a value of type {fn.type_signature}")
 
     # ------------------------------------------------------------------ helpers
@@ -204,33 +246,6 @@ class FederatingExecutor(executor_base.Executor):
                 "a struct of arguments", arg.type_signature, "intrinsic"
             )
         return arg.payload
-
-
-async def create_placed_value(executor, value_class, value, type_spec):
-    """`create_value` of an executor that places values (this one, or the composing one).
-
-    Intrinsics and functions are kept as they are; federated values (and structs
-    holding them) go to `executor._create_federated`; anything else is unplaced
-    and lives in `executor._server`. `value_class(kind, payload, type)` builds the
-    executor's values.
-    """
-    type_spec = computation_types.to_type(type_spec)
-    if isinstance(value, computation_impl.ConcreteComputation):
-        value = value.building_block
-    if isinstance(value, bb.Intrinsic):
-        return value_class("intrinsic", defs.by_uri(value.uri), value.type_signature)
-    if isinstance(value, bb.BuildingBlock) and isinstance(
-        value.type_signature, computation_types.FunctionType
-    ):
-        return value_class("function", value, value.type_signature)
-    if isinstance(type_spec, computation_types.FederatedType):
-        return await executor._create_federated(value, type_spec)
-    if isinstance(type_spec, computation_types.StructType) and _contains_federated(type_spec):
-        elements = type_conversions.elements_of(value, type_spec)
-        values = [await executor.create_value(v, t) for v, t in zip(elements, type_spec)]
-        return value_class("struct", values, type_spec)
-    embedded = await executor._server.create_value(value, type_spec)
-    return value_class("unplaced", embedded, embedded.type_signature)
 
 
 def _contains_federated(type_spec) -> bool:
