@@ -59,9 +59,16 @@ def infer_num_clients(value: Any, type_spec: Optional[computation_types.Type]) -
     return found.pop() if found else None
 
 
-async def invoke_async(factory: ExecutorFactory, default_num_clients, computation, argument):
+async def invoke_async(
+    factory: ExecutorFactory, default_num_clients, computation, argument, lowered=None
+):
+    """Runs one call: lowered to one TensorFlow function if `lowered` can, else on executors."""
     parameter_type = computation.type_signature.parameter
     num_clients = infer_num_clients(argument, parameter_type) or default_num_clients
+    if lowered is not None:
+        done, result = await lowered.run_async(computation, argument, num_clients)
+        if done:
+            return _in_declared_containers(result, computation.type_signature.result)
     executor = factory.create(num_clients)
     try:
         fn = await executor.create_value(computation, computation.type_signature)
@@ -95,11 +102,16 @@ def _in_declared_containers(value: Any, type_spec: Optional[computation_types.Ty
 
 
 class ExecutionContext(context_stack.Context):
-    """Runs computations synchronously on fresh executor stacks."""
+    """Runs computations synchronously on fresh executor stacks.
 
-    def __init__(self, factory: ExecutorFactory, num_clients: Optional[int] = None):
+    With `lowered` (a `lowered_execution.LoweredRunner`), a computation that lowers
+    to one TensorFlow function runs as that instead.
+    """
+
+    def __init__(self, factory: ExecutorFactory, num_clients: Optional[int] = None, lowered=None):
         self.factory = factory
         self.num_clients = num_clients
+        self.lowered = lowered
         self._local = threading.local()
         # Each thread's loop, closed when the context goes: an unclosed loop leaks its
         # sockets and warns (ResourceWarning) when collected.
@@ -116,7 +128,7 @@ class ExecutionContext(context_stack.Context):
 
     def invocation(self, computation, argument):
         """The coroutine that runs one call (subclasses add retries and the like)."""
-        return invoke_async(self.factory, self.num_clients, computation, argument)
+        return invoke_async(self.factory, self.num_clients, computation, argument, self.lowered)
 
     def invoke(self, computation, argument):
         coroutine = self.invocation(computation, argument)
@@ -138,15 +150,16 @@ def _close_loops(loops) -> None:
 
 
 class AsyncExecutionContext(context_stack.Context):
-    """Returns a coroutine per call, for use with `await`."""
+    """Returns a coroutine per call, for use with `await` (lowered calls as in the sync one)."""
 
-    def __init__(self, factory: ExecutorFactory, num_clients: Optional[int] = None):
+    def __init__(self, factory: ExecutorFactory, num_clients: Optional[int] = None, lowered=None):
         self.factory = factory
         self.num_clients = num_clients
+        self.lowered = lowered
 
     def invocation(self, computation, argument):
         """The coroutine that runs one call (subclasses add retries and the like)."""
-        return invoke_async(self.factory, self.num_clients, computation, argument)
+        return invoke_async(self.factory, self.num_clients, computation, argument, self.lowered)
 
     def invoke(self, computation, argument):
         return self.invocation(computation, argument)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 from tffl.backends import execution_context
+from tffl.backends import lowered_execution
 from tffl.core import context_stack
 from tffl.executors import executor_stacks
 from tffl.executors import secure_aggregation as secure_aggregation_lib
@@ -19,6 +20,7 @@ def create_context(
     max_concurrency: Optional[int] = None,
     asynchronous: bool = False,
     secure_aggregation: Optional[secure_aggregation_lib.SecureAggregationConfig] = None,
+    lowering: bool = True,
 ) -> context_stack.Context:
     """A local execution context.
 
@@ -30,11 +32,15 @@ def create_context(
       secure_aggregation: how secure sums simulate dropped clients, and how many
         must survive (`tffl.executors.secure_aggregation.SecureAggregationConfig`;
         default: none drop).
+      lowering: run a computation that lowers (`tffl.compiler.lowering`: broadcast,
+        map, sum, mean, aggregate and zip over TensorFlow computations) as one
+        TensorFlow function over a client axis; False always uses the executors.
     """
     factory = executor_stacks.LocalExecutorFactory(max_concurrency, secure_aggregation)
+    lowered = lowered_execution.LoweredRunner() if lowering else None
     if asynchronous:
-        return execution_context.AsyncExecutionContext(factory, num_clients)
-    return execution_context.ExecutionContext(factory, num_clients)
+        return execution_context.AsyncExecutionContext(factory, num_clients, lowered)
+    return execution_context.ExecutionContext(factory, num_clients, lowered)
 
 
 def set_context(
@@ -42,8 +48,9 @@ def set_context(
     max_concurrency: Optional[int] = None,
     asynchronous: bool = False,
     secure_aggregation: Optional[secure_aggregation_lib.SecureAggregationConfig] = None,
+    lowering: bool = True,
 ) -> None:
     """Makes a local context (see `create_context`) the default one."""
     context_stack.set_default_context(
-        create_context(num_clients, max_concurrency, asynchronous, secure_aggregation)
+        create_context(num_clients, max_concurrency, asynchronous, secure_aggregation, lowering)
     )

@@ -443,12 +443,21 @@ class Placement(BuildingBlock):
 
 
 class TensorFlow(BuildingBlock):
-    """A serialized TensorFlow graph with its parameter and result bindings."""
+    """A serialized TensorFlow graph with its parameter and result bindings.
 
-    __slots__ = ("_proto", "_hash")
+    A block traced in this process may also keep its `source`: a callable that
+    traces the same Python function again into the graph being built, on an
+    argument given as the user's structures. The lowering uses it to hand a client's
+    function in-memory sequences in place of datasets. It is never serialized.
+    """
+
+    __slots__ = ("_proto", "_hash", "_source")
 
     def __init__(
-        self, proto: computation_pb2.TensorFlow, type_signature: computation_types.FunctionType
+        self,
+        proto: computation_pb2.TensorFlow,
+        type_signature: computation_types.FunctionType,
+        source=None,
     ):
         if not isinstance(type_signature, computation_types.FunctionType):
             raise type_errors.TypeMismatchError(
@@ -457,10 +466,16 @@ class TensorFlow(BuildingBlock):
         super().__init__(type_signature)
         self._proto = proto
         self._hash = None
+        self._source = source
 
     @property
     def proto(self) -> computation_pb2.TensorFlow:
         return self._proto
+
+    @property
+    def source(self):
+        """`argument -> flat result tensors` in the current graph, or None (see the class)."""
+        return self._source
 
     @property
     def name(self) -> str:

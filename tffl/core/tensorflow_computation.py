@@ -283,12 +283,27 @@ def trace(
     traced = tf.function(flat_fn, autograph=False)
     with tf.variable_creator_scope(_variable_creator(graphs)):
         concrete_fn = traced.get_concrete_function(*flat_specs)
+    block = block_from_function(concrete_fn, parameter_type, result_holder[-1], name)
+    return bb.TensorFlow(block.proto, block.type_signature, _Source(fn, block.type_signature, name))
+
+
+def block_from_function(
+    concrete_fn, parameter_type: Optional[computation_types.Type], result_type, name: str
+) -> bb.TensorFlow:
+    """A TensorFlow block of a traced concrete function with flat inputs and outputs.
+
+    The function's inputs are the leaves of `parameter_type` in order (a sequence as
+    one variant), its outputs those of `result_type`. Captured eager tensors become
+    constants; library functions are named by content.
+
+    Raises:
+      TracingError: if the graph captures resources or calls back into Python.
+    """
     graph_def = concrete_fn.graph.as_graph_def()
     captured = _fold_captures(concrete_fn, graph_def)
     _check_no_python_callbacks(graph_def, name)
     _canonicalize_function_names(graph_def)
     inputs = concrete_fn.inputs[: len(concrete_fn.inputs) - captured]
-    result_type = result_holder[-1]
     proto = computation_pb2.TensorFlow(
         graph_def=graph_def.SerializeToString(deterministic=True), name=name
     )
@@ -296,6 +311,37 @@ def trace(
         proto.parameter.CopyFrom(_binding(parameter_type, iter(t.name for t in inputs)))
     proto.result.CopyFrom(_binding(result_type, iter(t.name for t in concrete_fn.outputs)))
     return bb.TensorFlow(proto, computation_types.FunctionType(parameter_type, result_type))
+
+
+class _Source:
+    """Traces the user's function again into the graph being built (`bb.TensorFlow.source`).
+
+    Called inside a `tf.function` that is tracing, with the argument as the user's
+    structures (sequences may be in-memory stand-ins for datasets). Variables the
+    function creates are built in that graph, fresh on every call, as in `trace`.
+    Returns the flat result tensors, in the order of the block's result binding.
+    """
+
+    __slots__ = ("_fn", "_type", "_name")
+
+    def __init__(self, fn: Callable, type_signature: computation_types.FunctionType, name: str):
+        self._fn = fn
+        self._type = type_signature
+        self._name = name
+
+    def __call__(self, argument: Any) -> List[tf.Tensor]:
+        graphs = [ops.get_default_graph()]
+        with tf.variable_creator_scope(_variable_creator(graphs)):
+            result = parameter_binding.call_with_parameter(
+                _autographed(self._fn), self._type.parameter, argument, _select_element
+            )
+        result_type, flat = _flatten_result(result)
+        if not self._type.result.is_assignable_from(result_type):
+            raise TracingError(
+                f"tf_computation {self._name}: traced again, it returned {result_type}, "
+                f"not {self._type.result}"
+            )
+        return flat
 
 
 def _autographed(fn: Callable) -> Callable:

@@ -1,0 +1,233 @@
+"""Runs a call as one TensorFlow function when the computation lowers (`tffl.compiler.lowering`).
+
+The local context asks this first. A computation lowers once per process (the
+verdict is kept with it); each call then packs its argument into the lowered
+function's inputs: SERVER values as tensors, CLIENTS values stacked on a leading
+client axis, clients' datasets materialized into padded tensors when they are
+deterministic (or passed as dataset variants otherwise). When something does not
+fit (no lowering, values of different shapes across clients, zero clients, a
+check such as weights summing to zero), the call goes to the executor stack,
+which gives the same results and raises the errors users expect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Tuple
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from tffl.compiler import dataflow
+from tffl.compiler import lowering
+from tffl.compiler import padded_sequences
+from tffl.core import computation_impl
+from tffl.executors import tensorflow_executor
+from tffl.executors import value_conversions
+from tffl.types import computation_types
+from tffl.types import placements
+from tffl.types import type_conversions
+
+_LOG = logging.getLogger(__name__)
+
+
+class _Entry:
+    """What is known about one computation: its program, or why it has none."""
+
+    def __init__(self):
+        self.program: Optional[lowering.Program] = None
+        self.reason: Optional[str] = None
+        self.failed_modes: Dict[str, str] = {}
+        self.traced_modes: set = set()
+
+
+class LoweredRunner:
+    """Runs calls through lowered programs; counts what it ran (`lowered_calls`)."""
+
+    def __init__(self, graphs=tensorflow_executor.FUNCTION_CACHE):
+        self._graphs = graphs
+        self._entries: "weakref.WeakKeyDictionary[Any, _Entry]" = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self.lowered_calls = 0
+
+    def reason(self, computation) -> Optional[str]:
+        """Why `computation` does not lower (None if it does, or was never tried)."""
+        entry = self._entries.get(computation)
+        return None if entry is None else entry.reason
+
+    def entry(self, computation: computation_impl.ConcreteComputation) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(computation)
+            if entry is None:
+                entry = _Entry()
+                try:
+                    entry.program = lowering.lower(computation.building_block, self._graphs)
+                except lowering.NotLowerable as error:
+                    entry.reason = str(error)
+                self._entries[computation] = entry
+            return entry
+
+    async def run_async(self, computation, argument, num_clients: Optional[int]):
+        """`run`, for `execution_context.invoke_async` (it runs in the caller's thread)."""
+        return self.run(computation, argument, num_clients)
+
+    def run(self, computation, argument, num_clients: Optional[int]) -> Tuple[bool, Any]:
+        """`(True, result)` when the call ran lowered, else `(False, None)`."""
+        entry = self.entry(computation)
+        program = entry.program
+        if program is None:
+            return False, None
+        try:
+            packed = Packer(program, argument, num_clients)
+        except (lowering.NotLowerable, TypeError, ValueError) as error:
+            _LOG.debug("%s runs on executors: %s", computation, error)
+            return False, None
+        for mode in packed.modes:
+            if mode in entry.failed_modes:
+                continue
+            function = program.function(mode)
+            if mode not in entry.traced_modes:
+                try:
+                    function.get_concrete_function()
+                except lowering.NeedsDatasets as error:
+                    entry.failed_modes[mode] = str(error)
+                    continue
+                except Exception as error:  # noqa: BLE001 - the executors run it instead.
+                    entry.failed_modes[mode] = entry.reason = f"{type(error).__name__}: {error}"
+                    _LOG.debug("%s does not lower: %s", computation, entry.reason)
+                    return False, None
+                entry.traced_modes.add(mode)
+            ok, outputs = function(*packed.inputs(mode))
+            if not bool(ok):
+                return False, None
+            self.lowered_calls += 1
+            return True, unpack(outputs, program.type_signature.result, packed.num_clients)
+        return False, None
+
+
+class Packer:
+    """The argument of one call as the lowered function's flat inputs."""
+
+    def __init__(self, program: lowering.Program, argument: Any, num_clients: Optional[int]):
+        self.num_clients = num_clients
+        parameter_type = program.type_signature.parameter
+        self._common: List[List[Any]] = []
+        self._sequences: Dict[int, List[tf.data.Dataset]] = {}
+        leaves = program.parameter_leaves
+        for position, leaf in enumerate(leaves):
+            value, outer_type = _part(argument, leaf.outer, parameter_type)
+            member = (
+                outer_type.member
+                if isinstance(outer_type, computation_types.FederatedType)
+                else outer_type
+            )
+            if leaf.placement == "server":
+                leaf_value, _ = _part(value, leaf.inner, member)
+                self._common.append([value_conversions.to_tensor(leaf_value, leaf.type_spec)])
+                continue
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"a CLIENTS value must be a list, got {type(value).__name__}")
+            if self.num_clients is None:
+                self.num_clients = len(value)
+            if len(value) != self.num_clients:
+                raise ValueError("CLIENTS values disagree on the number of clients")
+            members = value if not leaf.inner else [_part(v, leaf.inner, member)[0] for v in value]
+            if isinstance(leaf.type_spec, computation_types.SequenceType):
+                self._sequences[position] = [
+                    value_conversions.to_dataset(m, leaf.type_spec) for m in members
+                ]
+                self._common.append([])
+            else:
+                self._common.append([_stack(members, leaf.type_spec)])
+        if program.uses_clients and not self.num_clients:
+            raise ValueError("no clients")
+        self.has_sequences = bool(self._sequences)
+        self._padded: Dict[int, padded_sequences.PaddedSequences] = {}
+        self.modes = [lowering.VARIANTS]
+        if self._sequences:
+            for position, datasets in self._sequences.items():
+                padded = padded_sequences.materialize(datasets, leaves[position].type_spec)
+                if padded is None:
+                    break
+                self._padded[position] = padded
+            else:
+                self.modes = [lowering.PADDED, lowering.VARIANTS]
+
+    def inputs(self, mode: str) -> List[Any]:
+        """The flat inputs of `program.function(mode)`."""
+        flat: List[Any] = [np.int32(self.num_clients or 0)]
+        for position in range(len(self._common)):
+            flat.extend(self._leaf_inputs(mode, position))
+        return flat
+
+    def client_inputs(self, mode: str, positions: List[int]) -> List[Any]:
+        """The inputs of the CLIENTS leaves at `positions`: each with a leading client axis."""
+        return [value for p in positions for value in self._leaf_inputs(mode, p)]
+
+    def _leaf_inputs(self, mode: str, position: int) -> List[Any]:
+        if position not in self._sequences:
+            return self._common[position]
+        if mode == lowering.VARIANTS:
+            datasets = self._sequences[position]
+            return [tf.stack([tf.data.experimental.to_variant(d) for d in datasets])]
+        padded = self._padded[position]
+        return [*padded.elements, *(s for s in padded.sizes if s is not None), padded.counts]
+
+
+def _part(value: Any, path, type_spec) -> Tuple[Any, Any]:
+    """The part of a value at `path` (indices through structs) and its type."""
+    for index in path:
+        if isinstance(type_spec, computation_types.FederatedType):
+            type_spec = type_spec.member
+        value = type_conversions.elements_of(value, type_spec)[index]
+        type_spec = type_spec[index]
+    return value, type_spec
+
+
+def _stack(members: List[Any], type_spec: computation_types.TensorType) -> tf.Tensor:
+    """Clients' values of one tensor type as one tensor with a leading client axis."""
+    try:
+        array = np.asarray(members)
+    except (TypeError, ValueError) as error:  # Ragged: shapes differ between clients.
+        raise lowering.NotLowerable(f"clients' values of different shapes: {error}") from error
+    if array.dtype == object:
+        raise lowering.NotLowerable("clients' values of different shapes")
+    shape = None if type_spec.shape is None else [len(members), *type_spec.shape]
+    return value_conversions.to_tensor(array, computation_types.TensorType(type_spec.dtype, shape))
+
+
+def unpack(outputs, result_type, num_clients: int) -> Any:
+    leaves = iter(outputs)
+
+    def build(type_spec):
+        if isinstance(type_spec, computation_types.StructType):
+            return [build(t) for t in type_spec]
+        if isinstance(type_spec, computation_types.FederatedType):
+            member = type_spec.member
+            count = len(dataflow.flatten_types(member))
+            tensors = [next(leaves).numpy() for _ in range(count)]
+            if type_spec.placement == placements.CLIENTS and not type_spec.all_equal:
+                return [
+                    _python(dataflow.unflatten([t[k] for t in tensors], member), member)
+                    for k in range(num_clients)
+                ]
+            return _python(dataflow.unflatten(tensors, member), member)
+        return _python(next(leaves).numpy(), type_spec)
+
+    return build(result_type)
+
+
+def _python(value, type_spec) -> Any:
+    """Numpy values as the executors give them: 0-d ones as numpy scalars."""
+    if isinstance(type_spec, computation_types.StructType):
+        return type_conversions.to_container(
+            [_python(v, t) for v, t in zip(value, type_spec)], type_spec
+        )
+    array = np.asarray(value)
+    return array[()] if array.ndim == 0 else array
