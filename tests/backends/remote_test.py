@@ -199,7 +199,9 @@ class TestLargeValues:
 
         @tffl.federated_computation(F(vector, C))
         def total(values):
-            return tffl.federated_sum(values)
+            # Client work, so that the values travel to the worker.
+            negate = tffl.tf_computation(lambda x: -x, vector)
+            return tffl.federated_sum(tffl.federated_map(negate, values))
 
         context = remote.create_context(_addresses(remote_workers, 1), max_message_mb=1)
         with context_stack.install(context):

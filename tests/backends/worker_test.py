@@ -115,7 +115,9 @@ class TestSecureWorker:
 
         @tffl.federated_computation(F(vector, C))
         def total(values):
-            return tffl.federated_sum(values)
+            # Client work, so that the values travel to the worker.
+            negate = tffl.tf_computation(lambda x: -x, vector)
+            return tffl.federated_sum(tffl.federated_map(negate, values))
 
         with context_stack.install(_secure_context(secure_worker, certificate)):
             with pytest.raises(executor_errors.FatalError) as caught:

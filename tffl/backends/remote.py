@@ -33,6 +33,7 @@ from typing import Union
 import grpc
 
 from tffl.backends import execution_context
+from tffl.backends import sharded_lowering
 from tffl.core import context_stack
 from tffl.executors import executor_base
 from tffl.executors import executor_errors
@@ -166,9 +167,17 @@ class _Attempt:
     def create(self, num_clients):
         return self._factory.create(num_clients, self._workers, self.served)
 
+    def worker_factories(self):
+        return [self._factory.pool.worker_factory(a, self.served) for a in self._workers]
+
 
 async def invoke_with_retries(
-    factory: RemoteExecutorFactory, num_clients, retries: int, computation, argument
+    factory: RemoteExecutorFactory,
+    num_clients,
+    retries: int,
+    computation,
+    argument,
+    sharded: Optional[sharded_lowering.ShardedLoweredRunner] = None,
 ):
     """Runs a call on the live workers, again on the others when one is lost.
 
@@ -185,8 +194,11 @@ async def invoke_with_retries(
                 f"no tffl worker answered; tried {', '.join(pool.addresses)}"
             )
         try_ = _Attempt(factory, live)
+        lowered = None if sharded is None else sharded.for_workers(try_.worker_factories())
         try:
-            result = await execution_context.invoke_async(try_, num_clients, computation, argument)
+            result = await execution_context.invoke_async(
+                try_, num_clients, computation, argument, lowered
+            )
         except executor_errors.WorkerUnreachableError as error:
             # It did none of the call, so going on without it costs no retry.
             pool.mark_lost(error.address)
@@ -207,15 +219,20 @@ class RemoteExecutionContext(execution_context.ExecutionContext):
     """Runs computations synchronously on remote workers, with retries."""
 
     def __init__(
-        self, factory: RemoteExecutorFactory, num_clients: Optional[int] = None, retries: int = 1
+        self,
+        factory: RemoteExecutorFactory,
+        num_clients: Optional[int] = None,
+        retries: int = 1,
+        lowering: bool = True,
     ):
         super().__init__(factory, num_clients)
         self.pool = factory.pool
         self.retries = retries
+        self.sharded = sharded_lowering.ShardedLoweredRunner() if lowering else None
 
     def invocation(self, computation, argument):
         return invoke_with_retries(
-            self.factory, self.num_clients, self.retries, computation, argument
+            self.factory, self.num_clients, self.retries, computation, argument, self.sharded
         )
 
 
@@ -223,15 +240,20 @@ class AsyncRemoteExecutionContext(execution_context.AsyncExecutionContext):
     """Returns a coroutine per call, run on remote workers with retries."""
 
     def __init__(
-        self, factory: RemoteExecutorFactory, num_clients: Optional[int] = None, retries: int = 1
+        self,
+        factory: RemoteExecutorFactory,
+        num_clients: Optional[int] = None,
+        retries: int = 1,
+        lowering: bool = True,
     ):
         super().__init__(factory, num_clients)
         self.pool = factory.pool
         self.retries = retries
+        self.sharded = sharded_lowering.ShardedLoweredRunner() if lowering else None
 
     def invocation(self, computation, argument):
         return invoke_with_retries(
-            self.factory, self.num_clients, self.retries, computation, argument
+            self.factory, self.num_clients, self.retries, computation, argument, self.sharded
         )
 
 
@@ -265,6 +287,7 @@ def create_context(
     num_clients: Optional[int] = None,
     max_concurrency: Optional[int] = None,
     asynchronous: bool = False,
+    lowering: bool = True,
 ) -> context_stack.Context:
     """A context that runs computations on remote workers (`tffl-worker`).
 
@@ -278,6 +301,9 @@ def create_context(
       num_clients: clients to use when the arguments do not say.
       max_concurrency: threads for the driver's own TensorFlow work (SERVER values).
       asynchronous: return coroutines to `await` instead of results.
+      lowering: run a computation that lowers (`tffl.compiler.lowering`) with the
+        server side on the driver and each client loop as one call per worker
+        (`sharded_lowering`); False always uses the composing executor stack.
 
     Raises:
       ValueError: for a malformed address, a negative `retries` or a bad `max_message_mb`.
@@ -298,8 +324,8 @@ def create_context(
     )
     factory = RemoteExecutorFactory(pool, max_concurrency)
     if asynchronous:
-        return AsyncRemoteExecutionContext(factory, num_clients, retries)
-    return RemoteExecutionContext(factory, num_clients, retries)
+        return AsyncRemoteExecutionContext(factory, num_clients, retries, lowering)
+    return RemoteExecutionContext(factory, num_clients, retries, lowering)
 
 
 def set_context(
@@ -311,6 +337,7 @@ def set_context(
     num_clients: Optional[int] = None,
     max_concurrency: Optional[int] = None,
     asynchronous: bool = False,
+    lowering: bool = True,
 ) -> None:
     """Makes a remote context (see `create_context`) the default one."""
     context_stack.set_default_context(
@@ -323,5 +350,6 @@ def set_context(
             num_clients=num_clients,
             max_concurrency=max_concurrency,
             asynchronous=asynchronous,
+            lowering=lowering,
         )
     )

@@ -1,0 +1,127 @@
+"""Lowered programs on real workers: the server side on the driver, client loops on workers.
+
+Results must match the local executor stack; programs that do not lower, and
+datasets that cannot be materialized, run on the composing stack instead.
+"""
+
+import collections
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tffl
+from tffl.core import context_stack
+from tffl.testing import intrinsic_programs
+
+NOT_LOWERED = {"select", "secure_sum_bitwidth", "secure_modular_sum", "sequences"}
+
+
+def _addresses(workers, count):
+    return [w.address for w in workers[:count]]
+
+
+def _run(context, computation, *args):
+    with context_stack.install(context):
+        return computation(*args)
+
+
+@pytest.mark.parametrize("case", intrinsic_programs.all_cases(), ids=lambda c: c.name)
+def test_intrinsic_program_gives_the_local_result_on_two_workers(remote_workers, case):
+    computation = case.build()
+    remote = tffl.backends.remote.create_context(
+        _addresses(remote_workers, 2), num_clients=case.num_clients
+    )
+    local = tffl.backends.local.create_context(num_clients=case.num_clients, lowering=False)
+
+    got = _run(remote, computation, *case.args)
+
+    expected = _run(local, computation, *case.args)
+    assert str(got) == str(expected)
+    lowered = case.name not in NOT_LOWERED and case.name != "sequences_at_clients"
+    assert remote.sharded.lowered_calls == (1 if lowered else 0)
+
+
+def _datasets(shuffle=False):
+    rng = np.random.default_rng(5)
+    datasets = []
+    for num_examples in (9, 4, 13, 6, 1):
+        x = rng.normal(size=(num_examples, 6)).astype(np.float32)
+        y = (x[:, :3].argmax(axis=1)).astype(np.int32)
+        dataset = tf.data.Dataset.from_tensor_slices(collections.OrderedDict(x=x, y=y))
+        if shuffle:
+            dataset = dataset.shuffle(20, seed=1)
+        datasets.append(dataset.batch(4))
+    return datasets
+
+
+def _model_fn():
+    keras_model = tf.keras.Sequential(
+        [
+            tf.keras.layers.InputLayer(input_shape=(6,)),
+            tf.keras.layers.Dense(3, kernel_initializer=tf.keras.initializers.GlorotUniform(5)),
+        ]
+    )
+    return tffl.learning.models.from_keras_model(
+        keras_model,
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        input_spec=collections.OrderedDict(
+            x=tf.TensorSpec([None, 6], tf.float32), y=tf.TensorSpec([None], tf.int32)
+        ),
+        metrics=[tf.keras.metrics.SparseCategoricalAccuracy()],
+    )
+
+
+def _fed_avg():
+    return tffl.learning.algorithms.build_weighted_fed_avg(
+        _model_fn,
+        tffl.learning.optimizers.build_sgdm(0.1),
+        tffl.learning.optimizers.build_sgdm(1.0),
+    )
+
+
+@pytest.mark.parametrize("num_workers", [1, 3])
+def test_fed_avg_rounds_match_the_local_executor_stack(remote_workers, num_workers):
+    process = _fed_avg()
+    datasets = _datasets()
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, num_workers))
+    local = tffl.backends.local.create_context(lowering=False)
+
+    def two_rounds(context):
+        with context_stack.install(context):
+            state = process.initialize()
+            metrics = []
+            for _ in range(2):
+                output = process.next(state, datasets)
+                state, metrics = output.state, metrics + [output.metrics]
+            return process.get_model_weights(state), metrics
+
+    got = two_rounds(remote)
+    expected = two_rounds(local)
+
+    for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    assert remote.sharded.lowered_calls == 3  # initialize, then two rounds.
+
+
+def test_shuffled_datasets_run_on_the_composing_stack(remote_workers):
+    process = _fed_avg()
+    datasets = _datasets(shuffle=True)
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, 2))
+
+    with context_stack.install(remote):
+        output = process.next(process.initialize(), datasets)
+
+    assert remote.sharded.lowered_calls == 1  # initialize only: `next` went to executors.
+    assert output.metrics["client_work"]["train"]["num_examples"] == 33
+
+
+def test_lowering_false_uses_the_composing_stack(remote_workers):
+    @tffl.federated_computation(tffl.FederatedType(np.int32, tffl.CLIENTS))
+    def total(values):
+        return tffl.federated_sum(values)
+
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, 2), lowering=False)
+
+    assert _run(remote, total, [1, 2, 3]) == 6
+    assert remote.sharded is None

@@ -1,0 +1,242 @@
+"""Lowered programs across remote workers: the driver runs the server side, workers the clients.
+
+A computation that lowers (`tffl.compiler.lowering`) runs on a remote context as
+follows. The driver evaluates the program's server nodes itself, eagerly. Each
+client loop (one per level of aggregates) becomes one TensorFlow computation, the
+shard loop: its inputs are the server values the clients read and a shard's
+client inputs (stacked tensors, clients' datasets as padded tensors), its outputs
+the shard's partial aggregates. Every worker runs the shard loop on its
+contiguous block of clients in one call; the driver merges the partials in
+worker order (sums add, weighted means add their totals and weights, aggregates
+`merge`, stacked values concatenate) and finishes them. Aggregates of values that
+need no client work (arguments, broadcasts) reduce on the driver, where the
+values already are.
+
+A shard loop is traced once per program, input mode and level, and each worker
+compiles it once (its function cache is keyed by content). Datasets that are not
+deterministic cannot be materialized; their calls, like those of computations
+that do not lower, run on the composing executor stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+from typing import Callable
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tffl.backends import lowered_execution
+from tffl.compiler import client_loops
+from tffl.compiler import dataflow
+from tffl.compiler import lowering
+from tffl.core import tensorflow_computation
+from tffl.executors import composing_executor
+from tffl.executors import executor_base
+from tffl.types import computation_types
+
+WorkerFactory = Callable[[int], executor_base.Executor]
+
+
+class _ShardLoop:
+    """A level's client loop as a TensorFlow block, and how to feed and read it."""
+
+    def __init__(self, program: lowering.Program, mode: str, group, server_nodes):
+        self.group = group
+        self.server_nodes = server_nodes
+        leaves = program.parameter_leaves
+        self.client_positions = [i for i, leaf in enumerate(leaves) if leaf.placement == "clients"]
+        server_specs = [
+            tf.TensorSpec(t.shape, t.dtype)
+            for node in server_nodes
+            for t in dataflow.flatten_types(dataflow.member_type(node.type_spec))
+        ]
+        widths = [len(dataflow.leaf_specs(leaves[i], mode)) for i in self.client_positions]
+        client_specs = [
+            spec for i in self.client_positions for spec in dataflow.leaf_specs(leaves[i], mode)
+        ]
+        structure: List[Any] = []
+
+        def shard_loop(num_clients, *flat):
+            server_flat = iter(flat[: len(server_specs)])
+            rest = list(flat[len(server_specs) :])
+            inputs: List[Optional[List[tf.Tensor]]] = [None] * len(leaves)
+            for position, width in zip(self.client_positions, widths):
+                inputs[position], rest = rest[:width], rest[width:]
+            evaluator = client_loops.Evaluator(program, mode, num_clients, inputs)
+            for node in server_nodes:
+                member = dataflow.member_type(node.type_spec)
+                values = [next(server_flat) for _ in dataflow.flatten_types(member)]
+                evaluator.preset(node, dataflow.unflatten(values, member))
+            states = evaluator.loop_states(group)
+            structure.append(states)
+            return tf.nest.flatten(states)
+
+        specs = [tf.TensorSpec([], tf.int32)] + server_specs + client_specs
+        concrete = tf.function(shard_loop, autograph=False).get_concrete_function(*specs)
+        parameter_type = computation_types.StructType(
+            [(None, computation_types.TensorType(s.dtype, s.shape)) for s in specs]
+        )
+        result_type = computation_types.StructType(
+            [(None, computation_types.TensorType(o.dtype, o.shape)) for o in concrete.outputs]
+        )
+        self.block = tensorflow_computation.block_from_function(
+            concrete, parameter_type, result_type, "client_loop"
+        )
+        self.structure = structure[-1]
+
+
+class ShardedLoweredRunner:
+    """Runs lowered programs over workers; counts the calls it ran (`lowered_calls`)."""
+
+    def __init__(self, graphs=None):
+        self._local = lowered_execution.LoweredRunner(*(() if graphs is None else (graphs,)))
+        self._loops: Dict[Tuple[int, str, int], _ShardLoop] = {}
+        self._lock = threading.Lock()
+        self.lowered_calls = 0
+
+    def reason(self, computation) -> Optional[str]:
+        """Why `computation` does not lower (None if it does, or was never tried)."""
+        return self._local.reason(computation)
+
+    def for_workers(self, factories: Sequence[WorkerFactory]) -> "_Bound":
+        """This runner over the given workers (one call's attempt)."""
+        return _Bound(self, list(factories))
+
+    async def run(
+        self, factories: Sequence[WorkerFactory], computation, argument, num_clients
+    ) -> Tuple[bool, Any]:
+        """`(True, result)` when the call ran lowered on the workers, else `(False, None)`."""
+        entry = self._local.entry(computation)
+        program = entry.program
+        if program is None:
+            return False, None
+        try:
+            packed = lowered_execution.Packer(program, argument, num_clients)
+        except (lowering.NotLowerable, TypeError, ValueError):
+            return False, None
+        mode = packed.modes[0]
+        if packed.has_sequences and mode != lowering.PADDED:
+            return False, None  # Datasets as variants cannot cross to a worker.
+        if mode in entry.failed_modes:
+            return False, None
+        loop = asyncio.get_running_loop()
+        evaluation = _Evaluation(self, program, mode, packed, list(factories), loop)
+        try:
+            ok, outputs = await asyncio.to_thread(evaluation.run)
+        except lowering.NotLowerable as error:
+            entry.failed_modes[mode] = str(error)
+            return False, None
+        finally:
+            evaluation.close()
+        if not ok:
+            return False, None
+        self.lowered_calls += 1
+        return True, lowered_execution.unpack(
+            outputs, program.type_signature.result, packed.num_clients
+        )
+
+    def shard_loop(self, program, mode: str, level: int, evaluator) -> _ShardLoop:
+        key = (id(program), mode, level)
+        with self._lock:
+            found = self._loops.get(key)
+        if found is None:
+            group = evaluator.loop_group(level)
+            found = _ShardLoop(program, mode, group, evaluator.loop_server_nodes(group))
+            with self._lock:
+                self._loops[key] = found
+        return found
+
+
+class _Bound:
+    """A runner bound to one attempt's workers: what `invoke_async` calls."""
+
+    def __init__(self, runner: ShardedLoweredRunner, factories: List[WorkerFactory]):
+        self._runner = runner
+        self._factories = factories
+
+    async def run_async(self, computation, argument, num_clients) -> Tuple[bool, Any]:
+        return await self._runner.run(self._factories, computation, argument, num_clients)
+
+
+class _Evaluation:
+    """One call: the driver's eager evaluation, with client loops sent to the workers."""
+
+    def __init__(self, runner, program, mode, packed, factories, loop):
+        self._runner = runner
+        self._program = program
+        self._mode = mode
+        self._packed = packed
+        self._loop = loop
+        num_clients = packed.num_clients or 0
+        sizes = composing_executor.shard_sizes(num_clients, len(factories))
+        self._shards: List[Tuple[range, executor_base.Executor]] = []
+        start = 0
+        for factory, size in zip(factories, sizes):
+            if size:
+                self._shards.append((range(start, start + size), factory(size)))
+                start += size
+
+    def run(self) -> Tuple[bool, List[tf.Tensor]]:
+        flat = self._packed.inputs(self._mode)
+        evaluator = client_loops.Evaluator.from_flat(
+            self._program, self._mode, [tf.convert_to_tensor(v) for v in flat], self._loops
+        )
+        outputs = evaluator.outputs(self._program.result)
+        ok = all(bool(check) for check in evaluator.checks)
+        return ok, outputs
+
+    def close(self) -> None:
+        for _, executor in self._shards:
+            executor.close()
+
+    def _loops(self, evaluator, level: int, group) -> List[Any]:
+        shard_loop = self._runner.shard_loop(self._program, self._mode, level, evaluator)
+        if [id(a) for a in shard_loop.group] != [id(a) for a in group]:
+            raise lowering.NotLowerable("a client loop that differs between calls")
+        server_values = [
+            np.asarray(leaf)
+            for node in shard_loop.server_nodes
+            for leaf in dataflow.flatten(evaluator.server(node), node.type_spec)
+        ]
+        client_values = self._packed.client_inputs(self._mode, shard_loop.client_positions)
+        calls = [
+            self._call(
+                executor,
+                shard_loop,
+                server_values,
+                clients,
+                [v[clients.start : clients.stop] for v in client_values],
+            )
+            for clients, executor in self._shards
+        ]
+        partials = asyncio.run_coroutine_threadsafe(_gather(calls), self._loop).result()
+        states = [
+            tf.nest.pack_sequence_as(shard_loop.structure, [tf.constant(v) for v in partial])
+            for partial in partials
+        ]
+        merged = states[0]
+        for state in states[1:]:
+            merged = [
+                evaluator.merge(aggregate, a, b)
+                for aggregate, a, b in zip(shard_loop.group, merged, state)
+            ]
+        return merged
+
+    async def _call(self, executor, shard_loop, server_values, clients, client_values):
+        fn = await executor.create_value(shard_loop.block, shard_loop.block.type_signature)
+        argument = [np.int32(len(clients))] + server_values + client_values
+        arg = await executor.create_value(argument, shard_loop.block.type_signature.parameter)
+        result = await executor.create_call(fn, arg)
+        return list(await result.compute())
+
+
+async def _gather(calls):
+    return await asyncio.gather(*calls)
