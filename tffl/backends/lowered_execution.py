@@ -12,6 +12,7 @@ which gives the same results and raises the errors users expect.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from typing import Any
@@ -176,8 +177,26 @@ class Packer:
         if mode == lowering.VARIANTS:
             datasets = self._sequences[position]
             return [tf.stack([tf.data.experimental.to_variant(d) for d in datasets])]
-        padded = self._padded[position]
-        return [*padded.elements, *(s for s in padded.sizes if s is not None), padded.counts]
+        return _padded_tensors(self._padded[position])
+
+
+# Eager tensors of recently materialized datasets: a simulation that passes the same
+# datasets again (`padded_sequences.materialize` then returns the same arrays) does
+# not copy them into new tensors every round.
+_TENSORS: "collections.OrderedDict[int, Tuple[Any, List[tf.Tensor]]]" = collections.OrderedDict()
+_TENSORS_KEPT = 4
+
+
+def _padded_tensors(padded: padded_sequences.PaddedSequences) -> List[tf.Tensor]:
+    found = _TENSORS.get(id(padded))
+    if found is not None and found[0] is padded:
+        return found[1]
+    arrays = [*padded.elements, *(s for s in padded.sizes if s is not None), padded.counts]
+    tensors = [tf.constant(a) for a in arrays]
+    _TENSORS[id(padded)] = (padded, tensors)
+    while len(_TENSORS) > _TENSORS_KEPT:
+        _TENSORS.popitem(last=False)
+    return tensors
 
 
 def _part(value: Any, path, type_spec) -> Tuple[Any, Any]:
