@@ -19,6 +19,7 @@ from typing import Optional
 
 import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
+from tensorflow.python.eager import context as eager_context
 
 from tffl.compiler import building_blocks as bb
 from tffl.compiler import intrinsic_defs
@@ -42,14 +43,26 @@ class CompiledFunction:
         output_names = _binding_names(proto.result)
         graph_def = graph_pb2.GraphDef.FromString(proto.graph_def)
 
-        def import_graph():
-            tf.graph_util.import_graph_def(graph_def, name="")
+        # Imported inside a tf.function, the graph is optimized and its control flow
+        # lowered like any traced function: several times faster than a pruned
+        # `wrap_function` for graphs with loops. Its library functions go into the
+        # eager context first, callees before callers, since function bodies call
+        # one another by name.
+        context = eager_context.context()
+        for function in reversed(graph_def.library.function):
+            if not context.has_function(function.signature.name):
+                context.add_function_def(function)
 
-        wrapped = tf.compat.v1.wrap_function(import_graph, [])
-        graph = wrapped.graph
-        self._fn = wrapped.prune(
-            feeds=[graph.get_tensor_by_name(n) for n in input_names],
-            fetches=[graph.get_tensor_by_name(n) for n in output_names],
+        def imported(*flat):
+            return tf.graph_util.import_graph_def(
+                graph_def,
+                input_map=dict(zip(input_names, flat)),
+                return_elements=output_names,
+                name="",
+            )
+
+        self._fn = tf.function(imported, autograph=False).get_concrete_function(
+            *_placeholder_specs(graph_def, input_names)
         )
         self._has_outputs = bool(output_names)
 
@@ -68,6 +81,17 @@ class CompiledFunction:
             ]
         outputs = iter(self.flat_call(flat_inputs))
         return _unflatten_outputs(outputs, self._result_type)
+
+
+def _placeholder_specs(graph_def, names: List[str]) -> List[tf.TensorSpec]:
+    """The TensorSpecs of the graph's inputs `names` (its placeholders' dtypes and shapes)."""
+    nodes = {node.name: node for node in graph_def.node}
+    specs = []
+    for name in names:
+        node = nodes[name.split(":")[0]]
+        shape = tf.TensorShape(node.attr["shape"].shape) if "shape" in node.attr else None
+        specs.append(tf.TensorSpec(shape, tf.as_dtype(node.attr["dtype"].type)))
+    return specs
 
 
 def _unflatten_outputs(outputs, type_spec):
