@@ -249,10 +249,12 @@ def main(argv):
         round_metrics_fn=round_metrics_fn,
     )
     final = evaluation_fn(state, _ROUNDS.value)
+    # Resuming a run that already reached --rounds trains no round, so there is no loss.
+    train = metrics.get("client_work", {}).get("train", {})
+    loss = f"train_loss={train['loss']:.4f} " if "loss" in train else ""
     line = (
         f"final: rounds={_ROUNDS.value} test_accuracy={final['test_accuracy']:.4f} "
-        f"train_loss={metrics['client_work']['train']['loss']:.4f} "
-        f"seconds={time.time() - started:.1f}"
+        f"{loss}seconds={time.time() - started:.1f}"
     )
     if _AGGREGATOR.value == "dp":
         epsilon = tffl.learning.privacy.compute_epsilon(

@@ -66,6 +66,14 @@ class TestEmnistFedAvg:
         assert second.returncode == 0, second.stderr
         assert re.findall(r"^round (\d+)/4 time=", second.stderr, re.MULTILINE) == ["3", "4"]
         assert FINAL.match(second.stdout.splitlines()[-1]).group(1) == "4"
+        # Run again once finished: no rounds, the final evaluation, no loss to report.
+        third = _run("--rounds=4", "--clients_per_round=3", f"--root_output_dir={tmp_path}")
+        assert third.returncode == 0, third.stderr
+        assert not re.findall(r"^round \d+/4 time=", third.stderr, re.MULTILINE)
+        assert re.match(
+            r"^final: rounds=4 test_accuracy=\d\.\d{4} seconds=\d+\.\d$",
+            third.stdout.splitlines()[-1],
+        )
 
     @pytest.mark.parametrize(
         "aggregator, extra",
