@@ -24,7 +24,6 @@ import asyncio
 import threading
 from typing import Any
 from typing import Callable
-from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Sequence
@@ -98,7 +97,6 @@ class ShardedLoweredRunner:
 
     def __init__(self, graphs=None):
         self._local = lowered_execution.LoweredRunner(*(() if graphs is None else (graphs,)))
-        self._loops: Dict[Tuple[int, str, int], _ShardLoop] = {}
         self._lock = threading.Lock()
         self.lowered_calls = 0
 
@@ -144,14 +142,15 @@ class ShardedLoweredRunner:
         )
 
     def shard_loop(self, program, mode: str, level: int, evaluator) -> _ShardLoop:
-        key = (id(program), mode, level)
+        """The program's shard loop of `level`, traced on first use (kept with the program)."""
+        key = ("shard_loop", mode, level)
         with self._lock:
-            found = self._loops.get(key)
+            found = program.derived.get(key)
         if found is None:
             group = evaluator.loop_group(level)
             found = _ShardLoop(program, mode, group, evaluator.loop_server_nodes(group))
             with self._lock:
-                self._loops[key] = found
+                program.derived[key] = found
         return found
 
 

@@ -68,6 +68,8 @@ class Program:
         self.graphs = graphs
         self._functions: Dict[str, Callable] = {}
         self.uses_clients = True
+        # What a runner derives from this program once (the remote runner's shard loops).
+        self.derived: Dict[Any, Any] = {}
 
     def input_specs(self, mode: str) -> List[tf.TensorSpec]:
         """The flat inputs of `function(mode)`: the client count, then each leaf's tensors."""
