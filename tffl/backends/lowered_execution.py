@@ -35,7 +35,7 @@ from tffl.types import computation_types
 from tffl.types import placements
 from tffl.types import type_conversions
 
-_LOG = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 
 class _Entry:
@@ -87,7 +87,7 @@ class LoweredRunner:
         try:
             packed = Packer(program, argument, num_clients)
         except (lowering.NotLowerable, TypeError, ValueError) as error:
-            _LOG.debug("%s runs on executors: %s", computation, error)
+            _log.debug("%s runs on executors: %s", computation, error)
             return False, None
         for mode in packed.modes:
             if mode in entry.failed_modes:
@@ -101,7 +101,7 @@ class LoweredRunner:
                     continue
                 except Exception as error:  # noqa: BLE001 - the executors run it instead.
                     entry.failed_modes[mode] = entry.reason = f"{type(error).__name__}: {error}"
-                    _LOG.debug("%s does not lower: %s", computation, entry.reason)
+                    _log.debug("%s does not lower: %s", computation, entry.reason)
                     return False, None
                 entry.traced_modes.add(mode)
             ok, outputs = function(*packed.inputs(mode))
