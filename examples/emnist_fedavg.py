@@ -250,8 +250,8 @@ def main(argv):
     )
     final = evaluation_fn(state, _ROUNDS.value)
     # Resuming a run that already reached --rounds trains no round, so there is no loss.
-    train = metrics.get("client_work", {}).get("train", {})
-    loss = f"train_loss={train['loss']:.4f} " if "loss" in train else ""
+    train_metrics = metrics.get("client_work", {}).get("train", {})
+    loss = f"train_loss={train_metrics['loss']:.4f} " if "loss" in train_metrics else ""
     line = (
         f"final: rounds={_ROUNDS.value} test_accuracy={final['test_accuracy']:.4f} "
         f"{loss}seconds={time.time() - started:.1f}"
