@@ -215,7 +215,21 @@ async def invoke_with_retries(
         return result
 
 
-class RemoteExecutionContext(execution_context.ExecutionContext):
+class _RetriedInvocation:
+    """What the sync and async remote contexts share: retries and sharded lowering."""
+
+    def _set_up(self, factory: RemoteExecutorFactory, retries: int, lowering: bool) -> None:
+        self.pool = factory.pool
+        self.retries = retries
+        self.sharded = sharded_lowering.ShardedLoweredRunner() if lowering else None
+
+    def invocation(self, computation, argument):
+        return invoke_with_retries(
+            self.factory, self.num_clients, self.retries, computation, argument, self.sharded
+        )
+
+
+class RemoteExecutionContext(_RetriedInvocation, execution_context.ExecutionContext):
     """Runs computations synchronously on remote workers, with retries."""
 
     def __init__(
@@ -226,17 +240,10 @@ class RemoteExecutionContext(execution_context.ExecutionContext):
         lowering: bool = True,
     ):
         super().__init__(factory, num_clients)
-        self.pool = factory.pool
-        self.retries = retries
-        self.sharded = sharded_lowering.ShardedLoweredRunner() if lowering else None
-
-    def invocation(self, computation, argument):
-        return invoke_with_retries(
-            self.factory, self.num_clients, self.retries, computation, argument, self.sharded
-        )
+        self._set_up(factory, retries, lowering)
 
 
-class AsyncRemoteExecutionContext(execution_context.AsyncExecutionContext):
+class AsyncRemoteExecutionContext(_RetriedInvocation, execution_context.AsyncExecutionContext):
     """Returns a coroutine per call, run on remote workers with retries."""
 
     def __init__(
@@ -247,14 +254,7 @@ class AsyncRemoteExecutionContext(execution_context.AsyncExecutionContext):
         lowering: bool = True,
     ):
         super().__init__(factory, num_clients)
-        self.pool = factory.pool
-        self.retries = retries
-        self.sharded = sharded_lowering.ShardedLoweredRunner() if lowering else None
-
-    def invocation(self, computation, argument):
-        return invoke_with_retries(
-            self.factory, self.num_clients, self.retries, computation, argument, self.sharded
-        )
+        self._set_up(factory, retries, lowering)
 
 
 def _addresses(workers: Union[str, Sequence[str]]) -> List[str]:

@@ -39,6 +39,7 @@ from tffl.compiler import lowering
 from tffl.core import tensorflow_computation
 from tffl.executors import composing_executor
 from tffl.executors import executor_base
+from tffl.executors import tensorflow_executor
 from tffl.types import computation_types
 
 WorkerFactory = Callable[[int], executor_base.Executor]
@@ -95,8 +96,8 @@ class _ShardLoop:
 class ShardedLoweredRunner:
     """Runs lowered programs over workers; counts the calls it ran (`lowered_calls`)."""
 
-    def __init__(self, graphs=None):
-        self._local = lowered_execution.LoweredRunner(*(() if graphs is None else (graphs,)))
+    def __init__(self, graphs=tensorflow_executor.FUNCTION_CACHE):
+        self._local = lowered_execution.LoweredRunner(graphs)
         self._lock = threading.Lock()
         self.lowered_calls = 0
 

@@ -206,7 +206,7 @@ class Evaluator:
         ops (its model's variables), and `tf.function` orders stateful ops, so
         loops side by side would run one after the other anyway.
         """
-        initial = [self._initial(a, self.num_clients) for a in group]
+        initial = [self._initial(a) for a in group]
 
         def body(index, states):
             memo: Dict[int, Any] = {}
@@ -299,12 +299,14 @@ class Evaluator:
             return self._stacked_value(node.source)[node.index]
         raise dataflow.NotLowerable(f"a client node {type(node).__name__} without a loop")
 
-    def _initial(self, aggregate: dataflow.Aggregate, size):
+    def _initial(self, aggregate: dataflow.Aggregate):
         kind = aggregate.kind
         member = dataflow.member_type(aggregate.value.type_spec)
         if kind == "collect":
             return [
-                tf.TensorArray(t.dtype, size=size, element_shape=dataflow.known_shape(t))
+                tf.TensorArray(
+                    t.dtype, size=self.num_clients, element_shape=dataflow.known_shape(t)
+                )
                 for t in dataflow.flatten_types(member)
             ]
         if kind == "aggregate":
@@ -450,7 +452,7 @@ def _iterable(sequence, element_type):
     if isinstance(sequence, (tensor_sequence.TensorSequence, tf.data.Dataset)):
         return sequence
     return tf.data.experimental.from_variant(
-        sequence, structure=dataflow.element_spec(element_type)
+        sequence, structure=tensor_sequence.element_spec(element_type)
     )
 
 

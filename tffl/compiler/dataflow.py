@@ -249,15 +249,10 @@ def to_structure(value, type_spec) -> Any:
     if isinstance(type_spec, computation_types.SequenceType) and not isinstance(
         value, tensor_sequence.TensorSequence
     ):
-        return tf.data.experimental.from_variant(value, structure=element_spec(type_spec.element))
+        return tf.data.experimental.from_variant(
+            value, structure=tensor_sequence.element_spec(type_spec.element)
+        )
     return value
-
-
-def element_spec(type_spec):
-    """The TensorSpec structure of an element type (in its containers)."""
-    if isinstance(type_spec, computation_types.StructType):
-        return type_conversions.to_container([element_spec(t) for t in type_spec], type_spec)
-    return tf.TensorSpec(type_spec.shape, type_spec.dtype)
 
 
 def known_shape(type_spec: computation_types.TensorType) -> List[Optional[int]]:

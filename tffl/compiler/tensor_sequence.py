@@ -60,7 +60,8 @@ def _pack(leaves, type_spec: computation_types.Type) -> Any:
     return next(leaves)
 
 
-def _element_spec(type_spec: computation_types.Type) -> Any:
+def element_spec(type_spec: computation_types.Type) -> Any:
+    """The TensorSpec structure of an element type, in its containers."""
     # The compiler sits below tffl.core, so this repeats the small tensor/struct part
     # of `tensorflow_computation.type_to_spec`.
     leaves = iter([tf.TensorSpec(t.shape, t.dtype) for t in padded_sequences.leaf_types(type_spec)])
@@ -191,7 +192,7 @@ class TensorSequence:
     def element_spec(self) -> Any:
         """The `tf.TensorSpec` structure of an element, as `tf.data` reports it."""
         if not self._maps:
-            return _element_spec(self._element_type)
+            return element_spec(self._element_type)
         if self._mapped_spec is None:
             # The mapped structure is only known by tracing the map functions once.
             leaves = padded_sequences.leaf_types(self._element_type)
