@@ -212,6 +212,9 @@ ALGORITHMS = {
     "fed_avg_keras_optimizer": lambda: tffl.learning.algorithms.build_weighted_fed_avg(
         _model_fn, lambda: tf.keras.optimizers.SGD(0.1), _SGD(1.0)
     ),
+    "fed_avg_keras_momentum": lambda: tffl.learning.algorithms.build_weighted_fed_avg(
+        _model_fn, lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9), _SGD(1.0)
+    ),
     "fed_sgd": lambda: tffl.learning.algorithms.build_fed_sgd(_model_fn, _SGD(0.5)),
     "fed_prox": lambda: tffl.learning.algorithms.build_fed_prox(
         _model_fn, 0.5, _SGD(0.1), _SGD(1.0)
@@ -243,6 +246,67 @@ def test_learning_rounds_match_the_executor_stack(name):
     _assert_same(got, expected, rtol=1e-5, atol=1e-6)
     assert lowered.lowered.lowered_calls >= 2
     assert lowered.lowered.reason(process.next) is None
+    # Clients' variables were plain values: the client loop holds no state.
+    program = lowered.lowered.entry(process.next).program
+    assert program.local_variables.get(lowering.PADDED, True)
+    assert "StatelessWhile" in _op_types(program.trace(lowering.PADDED))
+
+
+def _op_types(concrete):
+    types = {op.type for op in concrete.graph.get_operations()}
+    for function in concrete.graph.as_graph_def().library.function:
+        types.update(node.op for node in function.node_def)
+    return types
+
+
+class TestClientVariables:
+    """Clients' variables are plain values where they can be carried, resource ones elsewhere."""
+
+    @staticmethod
+    def _program(client_fn):
+        client = tffl.tf_computation(client_fn, tffl.SequenceType(np.float32))
+
+        @tffl.federated_computation(tffl.FederatedType(tffl.SequenceType(np.float32), tffl.CLIENTS))
+        def program(datasets):
+            return tffl.federated_sum(tffl.federated_map(client, datasets))
+
+        return program
+
+    @staticmethod
+    def _datasets():
+        return [tf.data.Dataset.from_tensor_slices(np.float32(v)) for v in ([1, 2, 3], [4, 5])]
+
+    def test_a_variable_summed_in_the_dataset_loop_is_a_value(self):
+        def client(dataset):
+            total = tf.Variable(0.0)
+            for x in dataset:
+                total.assign_add(x * x)
+            return total.read_value()
+
+        program = self._program(client)
+
+        got, expected, context = _run_both(program, self._datasets())
+
+        assert got == expected == 55.0
+        lowered = context.lowered.entry(program).program
+        assert lowered.local_variables.get(lowering.PADDED, True)
+        assert not _op_types(lowered.trace(lowering.PADDED)) & {"VarHandleOp", "AssignVariableOp"}
+
+    def test_an_assignment_in_a_branch_runs_with_resource_variables(self):
+        def client(dataset):
+            total = tf.Variable(0.0)
+            for x in dataset:
+                if x > 2.0:
+                    total.assign_add(x)
+            return total.read_value()
+
+        program = self._program(client)
+
+        got, expected, context = _run_both(program, self._datasets())
+
+        assert got == expected == 12.0
+        assert context.lowered.lowered_calls == 1
+        assert context.lowered.entry(program).program.local_variables[lowering.PADDED] is False
 
 
 def test_evaluation_matches_the_executor_stack():

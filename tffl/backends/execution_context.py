@@ -68,7 +68,7 @@ async def invoke_async(
     if lowered is not None:
         done, result = await lowered.run_async(computation, argument, num_clients)
         if done:
-            return _in_declared_containers(result, computation.type_signature.result)
+            return result  # Unpacked into the declared containers already.
     executor = factory.create(num_clients)
     try:
         fn = await executor.create_value(computation, computation.type_signature)

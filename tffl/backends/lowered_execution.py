@@ -92,10 +92,9 @@ class LoweredRunner:
         for mode in packed.modes:
             if mode in entry.failed_modes:
                 continue
-            function = program.function(mode)
             if mode not in entry.traced_modes:
                 try:
-                    function.get_concrete_function()
+                    program.trace(mode)
                 except lowering.NeedsDatasets as error:
                     entry.failed_modes[mode] = str(error)
                     continue
@@ -104,7 +103,7 @@ class LoweredRunner:
                     _log.debug("%s does not lower: %s", computation, entry.reason)
                     return False, None
                 entry.traced_modes.add(mode)
-            ok, outputs = function(*packed.inputs(mode))
+            ok, outputs = program.call(mode, packed.inputs(mode))
             if not bool(ok):
                 return False, None
             self.lowered_calls += 1
@@ -222,11 +221,12 @@ def _stack(members: List[Any], type_spec: computation_types.TensorType) -> tf.Te
 
 
 def unpack(outputs, result_type, num_clients: int) -> Any:
+    """The flat outputs as the result's Python value, in the containers its type declares."""
     leaves = iter(outputs)
 
     def build(type_spec):
         if isinstance(type_spec, computation_types.StructType):
-            return [build(t) for t in type_spec]
+            return type_conversions.to_container([build(t) for t in type_spec], type_spec)
         if isinstance(type_spec, computation_types.FederatedType):
             member = type_spec.member
             count = len(dataflow.flatten_types(member))

@@ -413,7 +413,10 @@ class Evaluator:
                     f"{block.compact()} has no Python source to trace again"
                 )
             try:
-                flat = block.source(dataflow.to_structure(argument, parameter))
+                flat = block.source(
+                    dataflow.to_structure(argument, parameter),
+                    local_variables=self._program.local_variables.get(self._mode, True),
+                )
             except tensor_sequence.UnsupportedSequenceOperation as error:
                 raise dataflow.NeedsDatasets(str(error)) from error
         else:

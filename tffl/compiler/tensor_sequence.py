@@ -24,6 +24,7 @@ from tensorflow.python.autograph.core import ag_ctx
 from tensorflow.python.autograph.impl import api as autograph
 from tensorflow.python.autograph.operators import control_flow
 
+from tffl.compiler import local_variables
 from tffl.compiler import padded_sequences
 from tffl.types import computation_types
 from tffl.types import type_conversions
@@ -299,25 +300,34 @@ class TensorSequence:
         del name
         converted = autograph.tf_convert(reduce_func, ag_ctx.control_status_ctx())
         length = self._finite_length("reduce")
-        state = tf.nest.map_structure(tf.convert_to_tensor, initial_state)
+        carry = local_variables.carry()
+        state = (
+            tf.nest.map_structure(tf.convert_to_tensor, initial_state),
+            carry.values(),
+        )
 
         exit_state = None
 
         def body(i, state):
             nonlocal exit_state
-            new_state = converted(state, self._element(i))
-            exit_state = tf.nest.map_structure(tf.convert_to_tensor, new_state)
+            user_state, values = state
+            carry.bind(values)
+            with carry.body():
+                new_state = converted(user_state, self._element(i))
+            exit_state = (tf.nest.map_structure(tf.convert_to_tensor, new_state), carry.values())
             return i + 1, exit_state
 
         shapes = _shapes_of(state)
         while True:
             try:
-                return tf.while_loop(
+                final = tf.while_loop(
                     lambda i, _: i < length,
                     body,
                     (tf.constant(0, tf.int64), state),
                     shape_invariants=(tf.TensorShape([]), shapes),
                 )[1]
+                carry.bind(final[1])
+                return final[0]
             except ValueError as error:
                 # As tf.data does, a state whose shape changes gets the most specific
                 # shape that admits both, and the loop is traced again.
@@ -388,6 +398,8 @@ class TensorSequence:
         # The loop target is an element, not the range index that autograph would
         # otherwise substitute for it when it is undefined before the loop.
         opts = dict(opts, iterate_names="<internal element>")
+        carry = local_variables.carry()
+        get_state, set_state, symbol_names = carry.wrap(get_state, set_state, symbol_names)
         given = list(opts.get("shape_invariants", ()))
         given_ids = {id(var) for var, _ in given}
         init_state = get_state()
@@ -396,7 +408,8 @@ class TensorSequence:
 
         def loop_body(i):
             nonlocal exit_state
-            body(self._element(i))
+            with carry.body():
+                body(self._element(i))
             exit_state = get_state()
 
         while True:

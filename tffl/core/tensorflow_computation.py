@@ -11,6 +11,7 @@ because the graph must run unchanged on a worker in another process.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import types
@@ -28,6 +29,7 @@ from tensorflow.python.ops import gen_resource_variable_ops
 from tensorflow.python.ops import resource_variable_ops
 
 from tffl.compiler import building_blocks as bb
+from tffl.compiler import local_variables as local_variables_lib
 from tffl.core import computation_impl
 from tffl.core import parameter_binding
 from tffl.proto import computation_pb2
@@ -318,7 +320,9 @@ class _Source:
 
     Called inside a `tf.function` that is tracing, with the argument as the user's
     structures (sequences may be in-memory stand-ins for datasets). Variables the
-    function creates are built in that graph, fresh on every call, as in `trace`.
+    function creates are built in that graph, fresh on every call, as in `trace`;
+    with `local_variables`, they are `local_variables.LocalVariable`s, plain values
+    of that graph, instead of resource variables.
     Returns the flat result tensors, in the order of the block's result binding.
     """
 
@@ -329,9 +333,14 @@ class _Source:
         self._type = type_signature
         self._name = name
 
-    def __call__(self, argument: Any) -> List[tf.Tensor]:
-        graphs = [ops.get_default_graph()]
-        with tf.variable_creator_scope(_variable_creator(graphs)):
+    def __call__(self, argument: Any, local_variables: bool = False) -> List[tf.Tensor]:
+        graph = ops.get_default_graph()
+        if local_variables:
+            scope = local_variables_lib.Scope(graph)
+            creator, context = scope.creator, scope
+        else:
+            creator, context = _variable_creator([graph]), contextlib.nullcontext()
+        with context, tf.variable_creator_scope(creator):
             result = parameter_binding.call_with_parameter(
                 _autographed(self._fn), self._type.parameter, argument, _select_element
             )

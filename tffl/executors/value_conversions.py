@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 from typing import List
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -84,12 +85,22 @@ def _describe(value: Any) -> str:
         return f"{value!r} of type {type(value).__name__}"
 
 
+# The sequence type each dataset was last found to fit: a simulation passes the same
+# client datasets every round, and deriving a type from an element spec is not free.
+_CHECKED_DATASETS: "weakref.WeakKeyDictionary[tf.data.Dataset, computation_types.Type]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def to_dataset(value: Any, type_spec: computation_types.SequenceType) -> tf.data.Dataset:
     """A dataset of `type_spec` from a dataset or a list of elements."""
     if isinstance(value, tf.data.Dataset):
+        if _CHECKED_DATASETS.get(value) is type_spec:
+            return value
         actual = computation_types.SequenceType(computation_types.to_type(value.element_spec))
         if not type_spec.is_assignable_from(actual):
             raise type_errors.TypeMismatchError(type_spec, actual, "argument")
+        _CHECKED_DATASETS[value] = type_spec
         return value
     if not isinstance(value, (list, tuple)):
         raise type_errors.TypeMismatchError(type_spec, _describe(value), "argument")

@@ -69,9 +69,17 @@ class KerasMetrics:
     def update(self, labels: Any, predictions: Any, loss: tf.Tensor, num_examples) -> None:
         for metric in self._user:
             metric.update_state(labels, predictions)
-        self._loss.update_state(loss, sample_weight=tf.cast(num_examples, tf.float32))
-        self._num_examples.update_state(tf.cast(num_examples, tf.int64))
-        self._num_batches.update_state(tf.constant(1, tf.int64))
+        weight = tf.cast(num_examples, tf.float32)
+        loss = tf.cast(loss, tf.float32)
+        if loss.shape.rank == 0:
+            # What `Mean.update_state(loss, weight)` adds for a scalar loss, without the
+            # broadcasting and reductions it builds for every batch.
+            self._loss.total.assign_add(loss * weight)
+            self._loss.count.assign_add(weight)
+        else:
+            self._loss.update_state(loss, sample_weight=weight)
+        self._num_examples.total.assign_add(tf.cast(num_examples, tf.int64))
+        self._num_batches.total.assign_add(tf.constant(1, tf.int64))
 
     def report(self) -> "collections.OrderedDict[str, List[tf.Tensor]]":
         return collections.OrderedDict(

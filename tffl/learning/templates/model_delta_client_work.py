@@ -100,6 +100,10 @@ def train_on_dataset(model, optimizer, dataset, proximal_strength: float = 0.0):
                 "client_optimizer_fn: expected it to return a tf.keras.optimizers.Optimizer, "
                 f"got {type(keras_optimizer).__name__}"
             )
+        if hasattr(keras_optimizer, "build"):
+            # Its slot variables now, not on the first step inside the loop, so a
+            # lowered round can carry them through the loop as values.
+            keras_optimizer.build(trainable)
         state = ()
     num_examples = tf.constant(0, tf.int64)
     # Looping over an iterator makes a graph while-loop; looping over the dataset
@@ -129,7 +133,10 @@ def train_on_dataset(model, optimizer, dataset, proximal_strength: float = 0.0):
 
 def zero_if_not_finite(update, weight):
     """`(update, weight)`, or zeros and weight 0 when any value of the update is not finite."""
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(u)) for u in update])
+    # The largest magnitude is finite exactly when every value is (TensorFlow's max
+    # propagates NaN); a float max costs far less than `reduce_all` over booleans.
+    largest = [tf.reduce_max(tf.abs(u)) for u in update if u.shape.num_elements() != 0]
+    finite = tf.reduce_all(tf.math.is_finite(tf.stack(largest))) if largest else tf.constant(True)
     update = [tf.where(finite, u, tf.zeros_like(u)) for u in update]
     return update, tf.where(finite, weight, tf.zeros_like(weight))
 
