@@ -67,7 +67,7 @@ class Config:
     def quick(cls) -> "Config":
         return cls(
             mode="quick",
-            w3=(("linear", 10, 5), ("linear", 50, 5), ("cnn", 10, 3), ("cnn", 50, 2)),
+            w3=(("linear", 10, 21), ("linear", 50, 15), ("cnn", 10, 7), ("cnn", 50, 3)),
         )
 
     @classmethod

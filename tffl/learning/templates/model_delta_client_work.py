@@ -133,12 +133,24 @@ def train_on_dataset(model, optimizer, dataset, proximal_strength: float = 0.0):
 
 def zero_if_not_finite(update, weight):
     """`(update, weight)`, or zeros and weight 0 when any value of the update is not finite."""
-    # The largest magnitude is finite exactly when every value is (TensorFlow's max
-    # propagates NaN); a float max costs far less than `reduce_all` over booleans.
-    largest = [tf.reduce_max(tf.abs(u)) for u in update if u.shape.num_elements() != 0]
-    finite = tf.reduce_all(tf.math.is_finite(tf.stack(largest))) if largest else tf.constant(True)
-    update = [tf.where(finite, u, tf.zeros_like(u)) for u in update]
-    return update, tf.where(finite, weight, tf.zeros_like(weight))
+    # The extremes are finite exactly when every value is (TensorFlow's max and min
+    # propagate NaN): two float reductions, where `reduce_all` over booleans costs
+    # several times as much.
+    extremes = [
+        reduce(u)
+        for u in update
+        if u.shape.num_elements() != 0
+        for reduce in (tf.reduce_max, tf.reduce_min)
+    ]
+    if not extremes:
+        return update, weight
+    finite = tf.reduce_all(tf.math.is_finite(tf.stack(extremes)))
+    # A branch passes the update through; `tf.where` would copy every tensor.
+    return tf.cond(
+        finite,
+        lambda: (list(update), weight),
+        lambda: ([tf.zeros_like(u) for u in update], tf.zeros_like(weight)),
+    )
 
 
 def build_model_delta_client_work(
