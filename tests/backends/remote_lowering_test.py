@@ -125,3 +125,25 @@ def test_lowering_false_uses_the_composing_stack(remote_workers):
 
     assert _run(remote, total, [1, 2, 3]) == 6
     assert remote.sharded is None
+
+
+def test_a_client_that_cannot_hold_values_runs_with_resource_variables(remote_workers):
+    @tffl.tf_computation(tffl.SequenceType(np.float32))
+    def client(dataset):
+        total = tf.Variable(0.0)
+        for x in dataset:
+            if x > 2.0:  # An assignment in a branch: not carried as a value.
+                total.assign_add(x)
+        return total.read_value()
+
+    @tffl.federated_computation(tffl.FederatedType(tffl.SequenceType(np.float32), tffl.CLIENTS))
+    def program(datasets):
+        return tffl.federated_sum(tffl.federated_map(client, datasets))
+
+    datasets = [tf.data.Dataset.from_tensor_slices(np.float32(v)) for v in ([1, 2, 3], [4, 5])]
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, 2))
+
+    assert _run(remote, program, datasets) == 12.0
+    assert remote.sharded.lowered_calls == 1
+    entry = remote.sharded._local.entry(program)  # noqa: SLF001
+    assert entry.program.local_variables == {"padded": False}

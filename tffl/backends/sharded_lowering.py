@@ -80,7 +80,11 @@ class _ShardLoop:
             return tf.nest.flatten(states)
 
         specs = [tf.TensorSpec([], tf.int32)] + server_specs + client_specs
-        concrete = tf.function(shard_loop, autograph=False).get_concrete_function(*specs)
+        concrete = lowering.traced(
+            program,
+            mode,
+            lambda: tf.function(shard_loop, autograph=False).get_concrete_function(*specs),
+        )
         parameter_type = computation_types.StructType(
             [(None, computation_types.TensorType(s.dtype, s.shape)) for s in specs]
         )
