@@ -267,9 +267,11 @@ class _Evaluation:
         return merged
 
     async def _call(self, executor, shard_loop, server_values, clients, client_values):
-        fn = await executor.create_value(shard_loop.block, shard_loop.block.type_signature)
         argument = [np.int32(len(clients))] + server_values + client_values
-        arg = await executor.create_value(argument, shard_loop.block.type_signature.parameter)
+        fn, arg = await asyncio.gather(
+            executor.create_value(shard_loop.block, shard_loop.block.type_signature),
+            executor.create_value(argument, shard_loop.block.type_signature.parameter),
+        )
         result = await executor.create_call(fn, arg)
         return list(await result.compute())
 
