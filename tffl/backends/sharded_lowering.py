@@ -31,6 +31,7 @@ from typing import List
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -48,10 +49,12 @@ from tffl.types import computation_types
 
 WorkerFactory = Callable[[int], executor_base.Executor]
 
-# Shards of clients' padded datasets by (id(tensor), start, stop), each with the tensor
-# it was cut from (which keeps that id from being reused): a simulation passing the same
-# datasets again gets the same wrappers, whose digests are then computed once.
-_SHARDS: "collections.OrderedDict[tuple, Tuple[tf.Tensor, value_serialization.Cached]]" = (
+# Shards of clients' padded datasets by (id(tensor), start, stop), each with a weak
+# reference to the tensor it was cut from (a new tensor at a reused id is not mistaken
+# for it): a simulation passing the same datasets again (`lowered_execution` then gives
+# the same tensors) gets the same wrappers, whose digests are computed once. A shard
+# lives no longer than its tensor, and at most `_SHARDS_KEPT` are kept.
+_SHARDS: "collections.OrderedDict[tuple, Tuple[weakref.ref, value_serialization.Cached]]" = (
     collections.OrderedDict()
 )
 _SHARDS_KEPT = 64
@@ -63,14 +66,16 @@ def _cached_shard(tensor: tf.Tensor, clients: range) -> value_serialization.Cach
     key = (id(tensor), clients.start, clients.stop)
     with _SHARDS_LOCK:
         found = _SHARDS.get(key)
-        if found is not None and found[0] is tensor:
+        if found is not None and found[0]() is tensor:
             _SHARDS.move_to_end(key)
             return found[1]
     shard = value_serialization.Cached(tensor[clients.start : clients.stop])
     # The digest, computed here rather than on the event loop that sends the shard.
     shard.key
     with _SHARDS_LOCK:
-        _SHARDS[key] = (tensor, shard)
+        for dead in [k for k, (ref, _) in _SHARDS.items() if ref() is None]:
+            del _SHARDS[dead]
+        _SHARDS[key] = (weakref.ref(tensor), shard)
         while len(_SHARDS) > _SHARDS_KEPT:
             _SHARDS.popitem(last=False)
     return shard

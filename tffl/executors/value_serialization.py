@@ -51,7 +51,8 @@ class Cached:
     """A tensor that never changes, so a receiver may keep it and be sent only its key.
 
     The caller promises not to change the wrapped array. Its serialized TensorProto
-    and SHA-256 digest (`key`) are computed on first use and kept.
+    and SHA-256 digest (`key`) are computed on first use and kept; the array itself
+    is let go then.
 
     >>> cached = Cached(np.arange(3, dtype=np.int32))
     >>> proto = serialize_value(cached, computation_types.TensorType(np.int32, [3]))
@@ -65,26 +66,30 @@ class Cached:
       TypeError: if the value is not a tensor.
     """
 
-    __slots__ = ("value", "tensor_type", "_data", "_key")
+    __slots__ = ("tensor_type", "_value", "_data", "_key", "_lock")
 
     def __init__(self, value: Any):
         if not isinstance(value, (np.ndarray, np.generic, tf.Tensor)) or (
             isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind not in "biufcS"
         ):
             raise TypeError(f"Cached: expected a numpy array or a tf.Tensor, got {value!r}")
-        self.value = value
         dtype = value.dtype if isinstance(value, tf.Tensor) else tf.dtypes.as_dtype(value.dtype)
         self.tensor_type = computation_types.TensorType(dtype, list(value.shape))
+        self._value = value
         self._data: Optional[bytes] = None
         self._key: Optional[bytes] = None
+        self._lock = threading.Lock()
 
     @property
     def data(self) -> bytes:
         """The serialized TensorProto."""
-        # Two threads may both compute it at first; they get equal bytes.
         if self._data is None:
-            array = self.value.numpy() if isinstance(self.value, tf.Tensor) else self.value
-            self._data = tf.make_tensor_proto(array).SerializeToString()
+            with self._lock:
+                if self._data is None:
+                    value = self._value
+                    array = value.numpy() if isinstance(value, tf.Tensor) else value
+                    self._data = tf.make_tensor_proto(array).SerializeToString()
+                    self._value = None
         return self._data
 
     @property
