@@ -13,6 +13,7 @@ import tensorflow as tf
 import tffl
 from tffl.core import context_stack
 from tffl.testing import intrinsic_programs
+from tffl.testing import workers
 
 NOT_LOWERED = {"select", "secure_sum_bitwidth", "secure_modular_sum", "sequences"}
 
@@ -102,6 +103,39 @@ def test_fed_avg_rounds_match_the_local_executor_stack(remote_workers, num_worke
     for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
     assert remote.sharded.lowered_calls == 3  # initialize, then two rounds.
+
+
+def test_a_round_on_the_same_datasets_again_sends_them_by_key():
+    # In-process workers: the test reads their tensor caches.
+    process = _fed_avg()
+    datasets = _datasets()
+    in_process = [workers.InProcessWorker() for _ in range(2)]
+    try:
+        remote = tffl.backends.remote.create_context([w.address for w in in_process])
+        with context_stack.install(remote):
+            state = process.initialize()
+            first = process.next(state, datasets)
+            kept_after_first = [len(w.service.tensor_cache) for w in in_process]
+            hits_after_first = [w.service.tensor_cache.hits for w in in_process]
+            second = process.next(first.state, datasets)
+    finally:
+        for worker in in_process:
+            worker.stop()
+    local = tffl.backends.local.create_context(lowering=False)
+    with context_stack.install(local):
+        expected_first = process.next(process.initialize(), datasets)
+        expected_second = process.next(expected_first.state, datasets)
+
+    # Each worker's shard: x, y, the padded sizes of each (equal, so one key) and the
+    # batch counts; the second round names all five by key.
+    assert kept_after_first == [4, 4]
+    assert hits_after_first == [0, 0]
+    assert [w.service.tensor_cache.hits for w in in_process] == [5, 5]
+    assert [w.service.tensor_cache.misses for w in in_process] == [0, 0]
+    assert remote.sharded.lowered_calls == 3
+    for got, expected in ((first, expected_first), (second, expected_second)):
+        for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
 def test_shuffled_datasets_run_on_the_composing_stack(remote_workers):

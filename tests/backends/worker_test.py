@@ -1,7 +1,8 @@
 """Tests for tffl.backends.worker: the `tffl-worker` binary as a real process.
 
 One worker serves TLS (a certificate made here with the openssl CLI), requires a
-token and has a 1 MiB message limit; garbage is sent to one of the shared workers.
+token, has a 1 MiB message limit and keeps no tensors; garbage is sent to one of
+the shared workers.
 """
 
 import queue
@@ -18,6 +19,7 @@ from tffl.core import context_stack
 from tffl.executors import executor_errors
 from tffl.executors import executor_service
 from tffl.executors import remote_executor
+from tffl.executors import value_serialization
 from tffl.proto import executor_pb2
 from tffl.testing import workers
 
@@ -67,6 +69,7 @@ def secure_worker(certificate, tmp_path_factory):
             f"--tls_key={key}",
             f"--auth_token_file={token_file}",
             "--max_message_mb=1",
+            "--tensor_cache_mb=0",
         ],
     )
     yield worker
@@ -77,6 +80,19 @@ def _secure_context(worker, certificate, token=TOKEN):
     return remote.create_context(
         [worker.address], tls_root_cert=str(certificate[0]), auth_token=token
     )
+
+
+def _create_cached(channel, cached, with_content, metadata=()):
+    """The answer to creating `cached` in a new session, sent with its content or its key alone."""
+    request = executor_pb2.ExecuteRequest(id=1)
+    known = set() if with_content else {cached.key}
+    value_serialization.write_value(
+        request.create_value.value, cached, tffl.TensorType(np.int32, [4]), known
+    )
+    stream = Stream(channel, metadata)
+    answer = executor_pb2.ExecuteResponse.FromString(stream.send(request.SerializeToString()))
+    stream.close()
+    return answer
 
 
 class TestSecureWorker:
@@ -139,6 +155,23 @@ class TestSecureWorker:
         ended = secure_worker.wait_for_line(rf"session {session} ended \(ok\): ")
         assert re.search(r"ended \(ok\): \d+ requests, \d+\.\d\d s$", ended)
 
+    def test_answers_not_found_to_a_key_alone_when_run_with_no_tensor_cache(
+        self, secure_worker, certificate
+    ):
+        cached = value_serialization.Cached(np.array([7, 1, 2, 6], np.int32))
+        metadata = remote_executor.auth_metadata(TOKEN)
+        with remote_executor.create_channel(
+            secure_worker.address, certificate[0].read_bytes()
+        ) as channel:
+            answers = [
+                _create_cached(channel, cached, with_content, metadata)
+                for with_content in (True, False)
+            ]
+
+        assert answers[0].WhichOneof("response") == "value_ref"
+        assert answers[1].error.code == grpc.StatusCode.NOT_FOUND.value[0]
+        assert answers[1].error.message == f"not cached: {cached.key.hex()}"
+
     def test_exits_with_status_0_on_sigterm(self, secure_worker):
         assert secure_worker.stop() == 0
         assert secure_worker.lines[-1].endswith("] stopped")
@@ -148,12 +181,12 @@ class TestSecureWorker:
 class Stream:
     """A raw `Execute` stream to a worker."""
 
-    def __init__(self, channel):
+    def __init__(self, channel, metadata=()):
         execute = channel.stream_stream(
             executor_service.EXECUTE_METHOD, request_serializer=None, response_deserializer=None
         )
         self._requests = queue.SimpleQueue()
-        self._answers = execute(iter(self._requests.get, None))
+        self._answers = execute(iter(self._requests.get, None), metadata=metadata)
 
     def send(self, data: bytes) -> bytes:
         self._requests.put(data)
@@ -198,3 +231,14 @@ class TestMalformedRequests:
         )
         assert answers[1].error.message == "the value has no type"
         assert served.WhichOneof("response") == "value_ref"
+
+
+class TestTensorCache:
+    def test_serves_a_key_alone_in_a_later_session_once_sent_the_tensor(self, remote_workers):
+        cached = value_serialization.Cached(np.array([7, 1, 2, 5], np.int32))
+        with grpc.insecure_channel(remote_workers[0].address) as channel:
+            answers = [
+                _create_cached(channel, cached, with_content) for with_content in (True, False)
+            ]
+
+        assert [a.WhichOneof("response") for a in answers] == ["value_ref", "value_ref"]

@@ -10,6 +10,7 @@ import re
 import grpc
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tffl
 from tffl.executors import executor_service
@@ -56,8 +57,8 @@ class Session:
 
         return self.ask(fill)
 
-    def value(self, value, type_spec) -> executor_pb2.ExecuteResponse:
-        proto = value_serialization.serialize_value(value, type_spec)
+    def value(self, value, type_spec, known_keys=frozenset()) -> executor_pb2.ExecuteResponse:
+        proto = value_serialization.serialize_value(value, type_spec, known_keys)
         return self.ask(lambda r: r.create_value.value.CopyFrom(proto))
 
     def call(self, function, argument=0):
@@ -276,6 +277,83 @@ class TestMessageLimit:
             r"\(raise --max_message_mb on the worker and max_message_mb on the driver\)",
             response.error.message,
         )
+        session.close()
+
+
+VECTOR = tffl.TensorType(np.int64, [1000])
+
+
+@tffl.tf_computation(VECTOR)
+def vector_sum(x):
+    return tf.reduce_sum(x)
+
+
+def _sum_of(session, ref):
+    fn = session.value(vector_sum, vector_sum.type_signature).value_ref.ref
+    return session.compute(session.call(fn, ref).value_ref.ref)
+
+
+class TestTensorCache:
+    def test_answers_a_key_alone_with_the_tensor_kept_from_another_session(self):
+        server = workers.InProcessWorker()
+        cached = value_serialization.Cached(np.arange(1000, dtype=np.int64))
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                first = Session(channel)
+                first.value(cached, VECTOR)
+                first.close()
+                second = Session(channel)
+
+                response = second.value(cached, VECTOR, known_keys={cached.key})
+
+                assert _sum_of(second, response.value_ref.ref) == np.int64(499500)
+                second.close()
+        finally:
+            server.stop()
+
+        cache = server.service.tensor_cache
+        assert (len(cache), cache.hits, cache.misses) == (1, 1, 0)
+
+    def test_answers_not_found_naming_the_key_and_keeps_the_session_when_not_kept(self, channel):
+        session = Session(channel)
+        cached = value_serialization.Cached(np.arange(1000, 2000, dtype=np.int64))
+
+        missed = session.value(cached, VECTOR, known_keys={cached.key})
+        sent = session.value(cached, VECTOR)
+
+        assert missed.error.code == grpc.StatusCode.NOT_FOUND.value[0]
+        assert missed.error.message == f"not cached: {cached.key.hex()}"
+        assert _sum_of(session, sent.value_ref.ref) == np.int64(1499500)
+        session.close()
+
+    def test_keeps_nothing_when_its_cache_is_off(self):
+        server = workers.InProcessWorker(cache_bytes=0)
+        cached = value_serialization.Cached(np.arange(1000, dtype=np.int64))
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                session = Session(channel)
+                sent = session.value(cached, VECTOR)
+                missed = session.value(cached, VECTOR, known_keys={cached.key})
+
+                assert _sum_of(session, sent.value_ref.ref) == np.int64(499500)
+                session.close()
+        finally:
+            server.stop()
+
+        assert server.service.tensor_cache is None
+        assert missed.error.code == grpc.StatusCode.NOT_FOUND.value[0]
+
+    def test_answers_invalid_argument_when_the_key_is_not_the_digest(self, channel):
+        session = Session(channel)
+        proto = value_serialization.serialize_value(
+            value_serialization.Cached(np.zeros([1000], np.int64)), VECTOR
+        )
+        proto.cache_key = bytes(32)
+
+        response = session.ask(lambda r: r.create_value.value.CopyFrom(proto))
+
+        assert response.error.code == INVALID
+        assert response.error.message == f"cache_key does not match the tensor ({'00' * 32})"
         session.close()
 
 

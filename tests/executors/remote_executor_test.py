@@ -8,10 +8,12 @@ import threading
 import grpc
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tffl
 from tffl.executors import executor_errors
 from tffl.executors import remote_executor
+from tffl.executors import value_serialization
 from tffl.testing import gates
 from tffl.testing import workers
 
@@ -144,6 +146,78 @@ class TestRemoteExecutor:
                 break
             threading.Event().wait(0.01)
         assert worker.service.open_sessions == 0
+
+
+BIG = tffl.TensorType(np.int64, [2**18])  # 2 MiB
+
+
+@tffl.tf_computation(BIG)
+def big_sum(x):
+    return tf.reduce_sum(x)
+
+
+def _sum_remotely(channel, address, value, max_message_bytes=512 * MIB):
+    async def call(executor):
+        fn = await executor.create_value(big_sum, big_sum.type_signature)
+        arg = await executor.create_value(value, BIG)
+        return await (await executor.create_call(fn, arg)).compute()
+
+    executor = remote_executor.RemoteExecutor(channel, address, max_message_bytes=max_message_bytes)
+    return _run(call, executor)
+
+
+class TestCachedTensors:
+    # Each test has a worker of its own, at an address no other test uses: the driver
+    # remembers what it sent to each address for the whole process.
+
+    def test_sends_only_the_key_when_the_worker_was_sent_the_tensor_before(self):
+        worker = workers.InProcessWorker()
+        cached = value_serialization.Cached(np.arange(2**18, dtype=np.int64))
+        try:
+            with remote_executor.create_channel(worker.address) as channel:
+                first = _sum_remotely(channel, worker.address, cached)
+                # Far below the tensor's 2 MiB: only a request without its content fits.
+                second = _sum_remotely(channel, worker.address, cached, max_message_bytes=MIB // 8)
+        finally:
+            worker.stop()
+
+        assert first == second == np.int64(34359607296)
+        cache = worker.service.tensor_cache
+        assert (len(cache), cache.hits, cache.misses) == (1, 1, 0)
+
+    def test_sends_the_content_again_when_the_worker_no_longer_keeps_it(self):
+        worker = workers.InProcessWorker()
+        cached = value_serialization.Cached(np.arange(2**18, dtype=np.int64) * 2)
+        try:
+            with remote_executor.create_channel(worker.address) as channel:
+                first = _sum_remotely(channel, worker.address, cached)
+                worker.service.tensor_cache.clear()
+                second = _sum_remotely(channel, worker.address, cached)
+        finally:
+            worker.stop()
+
+        assert first == second == np.int64(68719214592)
+        cache = worker.service.tensor_cache
+        assert (cached.key in cache, cache.hits, cache.misses) == (True, 0, 1)
+
+    def test_keeps_sending_the_content_when_the_worker_keeps_nothing(self):
+        worker = workers.InProcessWorker(cache_bytes=0)
+        cached = value_serialization.Cached(np.ones([2**18], np.int64))
+        try:
+            with remote_executor.create_channel(worker.address) as channel:
+                sums = [_sum_remotely(channel, worker.address, cached) for _ in range(3)]
+        finally:
+            worker.stop()
+
+        assert sums == [2**18] * 3
+
+    def test_raises_a_type_mismatch_when_a_cached_tensor_does_not_fit_the_type(self, channel):
+        cached = value_serialization.Cached(np.zeros([3], np.int64))
+
+        with pytest.raises(tffl.types.TypeMismatchError) as caught:
+            _sum_remotely(channel, "w", cached)
+
+        assert str(caught.value) == "value: expected int64[262144], got int64[3]"
 
 
 class TestErrors:

@@ -1,6 +1,8 @@
 """Tests for tffl.executors.value_serialization: typed values to and from `Value` messages."""
 
 import collections
+import doctest
+import hashlib
 
 import numpy as np
 import pytest
@@ -254,3 +256,199 @@ class TestDeserializeRaises:
         assert str(caught.value) == (
             "computation: expected (int32 -> int32), got (float32 -> float32)"
         )
+
+
+def _sent(value, type_spec, known_keys=frozenset()):
+    """The message as the receiver parses it."""
+    proto = value_serialization.serialize_value(value, type_spec, known_keys)
+    return executor_pb2.Value.FromString(proto.SerializeToString())
+
+
+MATRIX = np.arange(6, dtype=np.float32).reshape([2, 3])
+MATRIX_TYPE = computation_types.TensorType(np.float32, [2, 3])
+
+
+class TestCached:
+    def test_gives_the_array_back_and_keeps_it_when_sent_with_its_content(self):
+        cached = value_serialization.Cached(MATRIX)
+        cache = value_serialization.TensorCache(1 << 20)
+
+        value, value_type = value_serialization.deserialize_value(
+            _sent(cached, MATRIX_TYPE), cache=cache
+        )
+
+        assert value.tolist() == MATRIX.tolist()
+        assert value_type == MATRIX_TYPE
+        assert cached.key in cache
+        assert cache.num_bytes == 24
+
+    def test_writes_the_sha256_of_the_tensor_bytes_as_the_key(self):
+        cached = value_serialization.Cached(tf.constant(MATRIX))
+
+        proto = value_serialization.serialize_value(cached, MATRIX_TYPE)
+
+        assert proto.cache_key == hashlib.sha256(proto.tensor).digest() == cached.key
+        assert proto.tensor == tf.make_tensor_proto(MATRIX).SerializeToString()
+
+    def test_gives_the_kept_array_when_sent_as_its_key_alone(self):
+        cached = value_serialization.Cached(MATRIX)
+        cache = value_serialization.TensorCache(1 << 20)
+        first, _ = value_serialization.deserialize_value(_sent(cached, MATRIX_TYPE), cache=cache)
+        key_only = _sent(cached, MATRIX_TYPE, known_keys={cached.key})
+
+        value, _ = value_serialization.deserialize_value(key_only, cache=cache)
+
+        assert key_only.WhichOneof("kind") is None
+        assert value is first
+        assert (cache.hits, cache.misses) == (1, 0)
+
+    def test_returns_the_keys_it_wrote_in_structs_and_clients_values(self):
+        a = value_serialization.Cached(np.int32(1))
+        b = value_serialization.Cached(np.array([2, 3], np.int32))
+        proto = executor_pb2.Value()
+
+        keys = value_serialization.write_value(
+            proto, OD(x=[a, a], y=b), OD(x=F(np.int32, C), y=(np.int32, [2]))
+        )
+
+        assert keys == {a.key, b.key}
+
+    def test_gives_a_scalar_back_when_a_kept_tensor_is_0_d(self):
+        cached = value_serialization.Cached(np.int64(7))
+        cache = value_serialization.TensorCache(1 << 20)
+        value_serialization.deserialize_value(_sent(cached, np.int64), cache=cache)
+
+        value, _ = value_serialization.deserialize_value(
+            _sent(cached, np.int64, {cached.key}), cache=cache
+        )
+
+        assert value == np.int64(7)
+        assert type(value) is np.int64
+
+    def test_raises_cache_miss_naming_every_key_missing_when_the_cache_lacks_them(self):
+        a = value_serialization.Cached(np.array([1], np.int32))
+        b = value_serialization.Cached(np.array([2], np.int32))
+        proto = _sent([a, b], F((np.int32, [1]), C), known_keys={a.key, b.key})
+
+        with pytest.raises(value_serialization.CacheMiss) as caught:
+            value_serialization.deserialize_value(proto, cache=value_serialization.TensorCache(100))
+
+        assert caught.value.keys == [a.key, b.key]
+        assert str(caught.value) == f"not cached: {a.key.hex()}, {b.key.hex()}"
+
+    def test_raises_cache_miss_when_there_is_no_cache(self):
+        cached = value_serialization.Cached(MATRIX)
+
+        with pytest.raises(value_serialization.CacheMiss) as caught:
+            value_serialization.deserialize_value(_sent(cached, MATRIX_TYPE, {cached.key}))
+
+        assert caught.value.keys == [cached.key]
+
+    def test_raises_and_keeps_nothing_when_the_key_is_not_the_digest(self):
+        cached = value_serialization.Cached(MATRIX)
+        proto = _sent(cached, MATRIX_TYPE)
+        proto.cache_key = hashlib.sha256(b"other").digest()
+        cache = value_serialization.TensorCache(1 << 20)
+
+        with pytest.raises(ValueError) as caught:
+            value_serialization.deserialize_value(proto, cache=cache)
+
+        assert str(caught.value) == (
+            f"cache_key does not match the tensor ({proto.cache_key.hex()})"
+        )
+        assert len(cache) == 0
+
+    def test_raises_when_a_kept_tensor_does_not_fit_the_declared_type(self):
+        cached = value_serialization.Cached(MATRIX)
+        cache = value_serialization.TensorCache(1 << 20)
+        value_serialization.deserialize_value(_sent(cached, MATRIX_TYPE), cache=cache)
+        proto = _with_type(_sent(cached, MATRIX_TYPE, {cached.key}), (np.int32, [2, 3]))
+
+        with pytest.raises(type_errors.TypeMismatchError) as caught:
+            value_serialization.deserialize_value(proto, cache=cache)
+
+        assert str(caught.value) == "value: expected int32[2,3], got float32[2,3]"
+
+    def test_raises_when_a_non_tensor_value_carries_a_cache_key(self):
+        proto = value_serialization.serialize_value((1,), (np.int32,))
+        proto.cache_key = b"k"
+
+        with pytest.raises(ValueError) as caught:
+            value_serialization.deserialize_value(proto)
+
+        assert str(caught.value) == "a struct value with a cache_key (only tensors have one)"
+
+    def test_raises_when_serialized_as_another_type(self):
+        with pytest.raises(type_errors.TypeMismatchError) as caught:
+            value_serialization.serialize_value(value_serialization.Cached(MATRIX), np.float32)
+
+        assert str(caught.value) == "value: expected float32, got float32[2,3]"
+
+    def test_raises_when_wrapping_what_is_not_a_tensor(self):
+        with pytest.raises(TypeError) as caught:
+            value_serialization.Cached([1, 2])
+
+        assert str(caught.value) == "Cached: expected a numpy array or a tf.Tensor, got [1, 2]"
+
+
+class TestTensorCache:
+    def _put(self, cache, name, size):
+        array = np.zeros([size], np.uint8)
+        cache.put(name, array, computation_types.TensorType(np.uint8, [size]))
+        return array
+
+    def test_drops_the_least_recently_used_when_over_its_bytes(self):
+        cache = value_serialization.TensorCache(max_bytes=100)
+        self._put(cache, b"a", 40)
+        self._put(cache, b"b", 40)
+        cache.get(b"a")
+
+        self._put(cache, b"c", 40)
+
+        assert [k in cache for k in (b"a", b"b", b"c")] == [True, False, True]
+        assert cache.num_bytes == 80
+
+    def test_keeps_nothing_larger_than_its_bytes(self):
+        cache = value_serialization.TensorCache(max_bytes=100)
+        self._put(cache, b"a", 40)
+
+        self._put(cache, b"big", 101)
+
+        assert b"big" not in cache
+        assert b"a" in cache
+
+    def test_counts_hits_and_misses(self):
+        cache = value_serialization.TensorCache(max_bytes=100)
+        kept = self._put(cache, b"a", 4)
+
+        found = [cache.get(b"a"), cache.get(b"b"), cache.get(b"a")]
+
+        assert found[0][0] is kept and found[1] is None
+        assert (cache.hits, cache.misses) == (2, 1)
+
+    def test_makes_the_arrays_it_keeps_read_only(self):
+        cache = value_serialization.TensorCache(max_bytes=100)
+
+        kept = self._put(cache, b"a", 4)
+
+        assert not kept.flags.writeable
+
+    def test_forgets_everything_but_its_counters_when_cleared(self):
+        cache = value_serialization.TensorCache(max_bytes=100)
+        self._put(cache, b"a", 4)
+        cache.get(b"a")
+
+        cache.clear()
+
+        assert (len(cache), cache.num_bytes, cache.hits) == (0, 0, 1)
+
+
+class TestDocstringExamples:
+    def test_runs_without_failures_when_module_examples_are_run(self):
+        runner = doctest.DocTestRunner()
+        globs = vars(value_serialization)
+        for test in doctest.DocTestFinder().find(value_serialization, globs=globs):
+            runner.run(test)
+        results = runner.summarize(verbose=False)
+        assert results.failed == 0
+        assert results.attempted > 0

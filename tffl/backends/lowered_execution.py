@@ -170,6 +170,18 @@ class Packer:
         """The inputs of the CLIENTS leaves at `positions`: each with a leading client axis."""
         return [value for p in positions for value in self._leaf_inputs(mode, p)]
 
+    def unchanging_client_inputs(self, mode: str, positions: List[int]) -> List[bool]:
+        """For each of `client_inputs(mode, positions)`: whether it is a dataset's padded tensor.
+
+        Those are the same tensors, never changed, each time the same datasets are
+        passed again.
+        """
+        return [
+            mode == lowering.PADDED and p in self._padded
+            for p in positions
+            for _ in self._leaf_inputs(mode, p)
+        ]
+
     def _leaf_inputs(self, mode: str, position: int) -> List[Any]:
         if position not in self._sequences:
             return self._common[position]

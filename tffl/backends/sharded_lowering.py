@@ -13,7 +13,9 @@ need no client work (arguments, broadcasts) reduce on the driver, where the
 values already are.
 
 A shard loop is traced once per program, input mode and level, and each worker
-compiles it once (its function cache is keyed by content). Datasets that are not
+compiles it once (its function cache is keyed by content). A shard of the clients'
+padded datasets goes as a `Cached` tensor, the same wrapper while the same datasets
+are passed again, so a worker is sent it once and then only its key. Datasets that are not
 deterministic cannot be materialized; their calls, like those of computations
 that do not lower, run on the composing executor stack.
 """
@@ -21,6 +23,7 @@ that do not lower, run on the composing executor stack.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from typing import Any
 from typing import Callable
@@ -28,6 +31,7 @@ from typing import List
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -40,9 +44,41 @@ from tffl.core import tensorflow_computation
 from tffl.executors import composing_executor
 from tffl.executors import executor_base
 from tffl.executors import tensorflow_executor
+from tffl.executors import value_serialization
 from tffl.types import computation_types
 
 WorkerFactory = Callable[[int], executor_base.Executor]
+
+# Shards of clients' padded datasets by (id(tensor), start, stop), each with a weak
+# reference to the tensor it was cut from (a new tensor at a reused id is not mistaken
+# for it): a simulation passing the same datasets again (`lowered_execution` then gives
+# the same tensors) gets the same wrappers, whose digests are computed once. A shard
+# lives no longer than its tensor, and at most `_SHARDS_KEPT` are kept.
+_SHARDS: "collections.OrderedDict[tuple, Tuple[weakref.ref, value_serialization.Cached]]" = (
+    collections.OrderedDict()
+)
+_SHARDS_KEPT = 64
+_SHARDS_LOCK = threading.Lock()
+
+
+def _cached_shard(tensor: tf.Tensor, clients: range) -> value_serialization.Cached:
+    """The clients' rows of an unchanging tensor, as a `Cached` value kept for the next call."""
+    key = (id(tensor), clients.start, clients.stop)
+    with _SHARDS_LOCK:
+        found = _SHARDS.get(key)
+        if found is not None and found[0]() is tensor:
+            _SHARDS.move_to_end(key)
+            return found[1]
+    shard = value_serialization.Cached(tensor[clients.start : clients.stop])
+    # The digest, computed here rather than on the event loop that sends the shard.
+    shard.key
+    with _SHARDS_LOCK:
+        for dead in [k for k, (ref, _) in _SHARDS.items() if ref() is None]:
+            del _SHARDS[dead]
+        _SHARDS[key] = (weakref.ref(tensor), shard)
+        while len(_SHARDS) > _SHARDS_KEPT:
+            _SHARDS.popitem(last=False)
+    return shard
 
 
 class _ShardLoop:
@@ -210,14 +246,19 @@ class _Evaluation:
             for node in shard_loop.server_nodes
             for leaf in dataflow.flatten(evaluator.server(node), node.type_spec)
         ]
-        client_values = self._packed.client_inputs(self._mode, shard_loop.client_positions)
+        positions = shard_loop.client_positions
+        client_values = self._packed.client_inputs(self._mode, positions)
+        unchanging = self._packed.unchanging_client_inputs(self._mode, positions)
         calls = [
             self._call(
                 executor,
                 shard_loop,
                 server_values,
                 clients,
-                [v[clients.start : clients.stop] for v in client_values],
+                [
+                    _cached_shard(v, clients) if fixed else v[clients.start : clients.stop]
+                    for v, fixed in zip(client_values, unchanging)
+                ],
             )
             for clients, executor in self._shards
         ]
@@ -235,9 +276,11 @@ class _Evaluation:
         return merged
 
     async def _call(self, executor, shard_loop, server_values, clients, client_values):
-        fn = await executor.create_value(shard_loop.block, shard_loop.block.type_signature)
         argument = [np.int32(len(clients))] + server_values + client_values
-        arg = await executor.create_value(argument, shard_loop.block.type_signature.parameter)
+        fn, arg = await asyncio.gather(
+            executor.create_value(shard_loop.block, shard_loop.block.type_signature),
+            executor.create_value(argument, shard_loop.block.type_signature.parameter),
+        )
         result = await executor.create_call(fn, arg)
         return list(await result.compute())
 

@@ -39,6 +39,13 @@ _MAX_MESSAGE_MB = flags.DEFINE_integer(
     lower_bound=1,
     upper_bound=executor_service.MAX_MESSAGE_MB_LIMIT,
 )
+_TENSOR_CACHE_MB = flags.DEFINE_integer(
+    "tensor_cache_mb",
+    executor_service.DEFAULT_TENSOR_CACHE_MB,
+    "How much memory, in MiB, the tensors drivers send once and then name by key may take "
+    "(clients' datasets); 0 keeps none.",
+    lower_bound=0,
+)
 _GRACE_S = flags.DEFINE_float(
     "grace_s", 5.0, "On SIGTERM, how long in-flight sessions may take to finish."
 )
@@ -72,6 +79,7 @@ async def _serve() -> None:
         factory,
         auth_token=_auth_token(),
         max_message_bytes=_MAX_MESSAGE_MB.value * executor_service.MIB,
+        cache_bytes=_TENSOR_CACHE_MB.value * executor_service.MIB,
     )
     credentials = _credentials()
     server, port = await executor_service.start_server(
@@ -84,12 +92,14 @@ async def _serve() -> None:
     # Tests and scripts read this line to learn the port.
     print(f"tffl-worker listening on {_HOST.value}:{port}", flush=True)
     logging.info(
-        "serving on %s:%d (%s, auth token %s, max message %d MiB, max concurrency %d)",
+        "serving on %s:%d (%s, auth token %s, max message %d MiB, tensor cache %d MiB, "
+        "max concurrency %d)",
         _HOST.value,
         port,
         "TLS" if credentials else "plaintext",
         "required" if service.requires_token else "not required",
         _MAX_MESSAGE_MB.value,
+        _TENSOR_CACHE_MB.value,
         factory.max_concurrency,
     )
     await stop.wait()

@@ -13,7 +13,11 @@ Handlers take raw bytes and parse requests themselves: a message that does not
 parse aborts the stream with INVALID_ARGUMENT (gRPC's own deserializer would say
 INTERNAL), a request that parses but is ill-typed (an unknown reference, a call of
 a non-function, a value that does not fit its type) is answered with an `Error`
-and the session goes on. With a token, every call must carry
+and the session goes on. Tensors sent with a `cache_key` are kept in one
+`TensorCache` shared by every session, so a driver sends each tensor that does not
+change (a client's dataset) once and then only its key; a key the cache no longer
+holds is answered with NOT_FOUND (`not cached: ...`) and the driver sends it again.
+With a token, every call must carry
 `authorization: Bearer <token>` or is refused with UNAUTHENTICATED.
 """
 
@@ -47,6 +51,7 @@ EXECUTE_METHOD = f"/{SERVICE_NAME}/Execute"
 PING_METHOD = f"/{SERVICE_NAME}/Ping"
 MIB = 1 << 20
 DEFAULT_MAX_MESSAGE_MB = 512
+DEFAULT_TENSOR_CACHE_MB = 256
 # gRPC keeps message sizes in a signed 32-bit int.
 MAX_MESSAGE_MB_LIMIT = 2047
 
@@ -99,8 +104,14 @@ class _RequestError(Exception):
 class _Session:
     """One stream's executor and the values it created."""
 
-    def __init__(self, factory: ExecutorFactory, max_message_bytes: int):
+    def __init__(
+        self,
+        factory: ExecutorFactory,
+        max_message_bytes: int,
+        cache: Optional[value_serialization.TensorCache],
+    ):
         self._factory = factory
+        self._cache = cache
         self._executor: Optional[executor_base.Executor] = None
         self._values: Dict[int, executor_base.ExecutorValue] = {}
         self._refs = itertools.count(1)
@@ -159,11 +170,15 @@ class _Session:
     async def answer(self, request: executor_pb2.ExecuteRequest) -> _Response:
         kind = request.WhichOneof("request")
         if kind == "create_value":
-            value, type_spec = await asyncio.to_thread(
-                value_serialization.deserialize_value,
-                request.create_value.value,
-                self.num_clients,
-            )
+            try:
+                value, type_spec = await asyncio.to_thread(
+                    value_serialization.deserialize_value,
+                    request.create_value.value,
+                    self.num_clients,
+                    self._cache,
+                )
+            except value_serialization.CacheMiss as error:
+                raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
             return self._reference(await self.executor.create_value(value, type_spec))
         if kind == "create_call":
             return self._reference(await self._call(request.create_call))
@@ -234,6 +249,12 @@ class ExecutorService:
       auth_token: when given, every call must carry it as `authorization: Bearer ...`.
       max_message_bytes: the largest message sent or received (set the server's
         channel options to the same, see `server_options`).
+      cache_bytes: the most the tensors kept for drivers (`tensor_cache`) may take;
+        0 keeps none.
+
+    Attributes:
+      tensor_cache: the tensors sent with a `cache_key`, shared by every session
+        (None when `cache_bytes` is 0).
     """
 
     def __init__(
@@ -241,10 +262,14 @@ class ExecutorService:
         factory: ExecutorFactory,
         auth_token: Optional[str] = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_MB * MIB,
+        cache_bytes: int = DEFAULT_TENSOR_CACHE_MB * MIB,
     ):
         self._factory = factory
         self._token = auth_token
         self.max_message_bytes = max_message_bytes
+        self.tensor_cache = (
+            value_serialization.TensorCache(cache_bytes) if cache_bytes > 0 else None
+        )
         self._session_ids = itertools.count(1)
         self.open_sessions = 0
 
@@ -290,7 +315,7 @@ class ExecutorService:
     async def execute(self, requests, context) -> None:
         await self._authorize(context)
         session_id = next(self._session_ids)
-        session = _Session(self._factory, self.max_message_bytes)
+        session = _Session(self._factory, self.max_message_bytes, self.tensor_cache)
         write_lock = asyncio.Lock()
         tasks = set()
         count = 0

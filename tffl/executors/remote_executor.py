@@ -9,6 +9,12 @@ in flight at once. The stream is driven by gRPC's threaded client and a reader
 thread that hands each answer to the event loop that asked, which keeps the
 executor independent of any one event loop and lets `close()` stay synchronous.
 
+Tensors wrapped in `value_serialization.Cached` (clients' datasets, the same every
+round) go to each worker address with their content once per driver process, and
+then as their key alone, which the worker's tensor cache resolves. A worker that no
+longer holds a key (it restarted, or dropped it for room) answers NOT_FOUND, and the
+value is sent again with every tensor's content.
+
 Failures map to `executor_errors`: a broken stream or an unreachable worker is a
 `WorkerLostError` naming its `host:port`; an answer with an error, a refused token
 or a message over a size limit is a `FatalError`.
@@ -17,11 +23,13 @@ or a message over a size limit is a `FatalError`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import queue
 import threading
 from typing import Any
 from typing import Dict
+from typing import Iterable
 from typing import Optional
 from typing import Sequence
 
@@ -45,6 +53,9 @@ _LOST_CODES = (
     grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.UNKNOWN,
 )
+# How many keys a driver remembers per worker address; forgetting one costs no more than
+# sending its tensor again.
+_SENT_KEYS_KEPT = 4096
 
 
 def channel_options(max_message_bytes: int) -> list:
@@ -93,6 +104,45 @@ def ping(
         response_deserializer=executor_pb2.PingResponse.FromString,
     )
     return call(executor_pb2.PingRequest(), timeout=timeout, metadata=auth_metadata(auth_token))
+
+
+class _SentKeys:
+    """The cache keys of the tensors this process sent to one worker address in full."""
+
+    def __init__(self):
+        self._keys: "collections.OrderedDict[bytes, None]" = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: bytes) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def add(self, keys: Iterable[bytes]) -> None:
+        with self._lock:
+            for key in keys:
+                self._keys[key] = None
+                self._keys.move_to_end(key)
+            while len(self._keys) > _SENT_KEYS_KEPT:
+                self._keys.popitem(last=False)
+
+
+# By worker address, shared by every executor of this process: a worker's tensor cache
+# outlives sessions, so what one call sent, the next call's sessions need not send.
+_SENT: Dict[str, _SentKeys] = {}
+_SENT_LOCK = threading.Lock()
+
+
+def _sent_keys(address: str) -> _SentKeys:
+    with _SENT_LOCK:
+        return _SENT.setdefault(address, _SentKeys())
+
+
+def _not_cached(response: executor_pb2.ExecuteResponse) -> bool:
+    return (
+        response.WhichOneof("response") == "error"
+        and response.error.code == grpc.StatusCode.NOT_FOUND.value[0]
+        and response.error.message.startswith("not cached:")
+    )
 
 
 class RemoteValue(executor_base.ExecutorValue):
@@ -267,6 +317,9 @@ class RemoteExecutor(executor_base.Executor):
         return self._stream
 
     async def _exchange(self, stream: _Stream, request: _Request):
+        return self._check(await self._send(stream, request))
+
+    async def _send(self, stream: _Stream, request: _Request) -> executor_pb2.ExecuteResponse:
         data = request.SerializeToString()
         if len(data) > self._limit:
             raise executor_errors.FatalError(
@@ -275,7 +328,9 @@ class RemoteExecutor(executor_base.Executor):
                 f"{executor_service.format_size(self._limit)} (raise {self._limit_owner})",
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
             )
-        response = await stream.send(request.id, data)
+        return await stream.send(request.id, data)
+
+    def _check(self, response: executor_pb2.ExecuteResponse) -> executor_pb2.ExecuteResponse:
         if response.WhichOneof("response") == "error":
             code = executor_errors.status_code(response.error.code)
             raise executor_errors.FatalError(
@@ -290,7 +345,9 @@ class RemoteExecutor(executor_base.Executor):
         return await self._exchange(stream, request)
 
     async def _reference(self, fill) -> RemoteValue:
-        response = await self._request(fill)
+        return self._value_ref(await self._request(fill))
+
+    def _value_ref(self, response: executor_pb2.ExecuteResponse) -> RemoteValue:
         value_ref = response.value_ref
         return RemoteValue(self, value_ref.ref, type_serialization.deserialize_type(value_ref.type))
 
@@ -302,9 +359,18 @@ class RemoteExecutor(executor_base.Executor):
         return value.ref
 
     async def create_value(self, value, type_spec):
-        return await self._reference(
-            lambda r: value_serialization.write_value(r.create_value.value, value, type_spec)
-        )
+        stream = await self._session()
+        sent = _sent_keys(self.address)
+        request = _Request(id=next(self._ids))
+        keys = value_serialization.write_value(request.create_value.value, value, type_spec, sent)
+        response = await self._send(stream, request)
+        if _not_cached(response):
+            request = _Request(id=next(self._ids))
+            value_serialization.write_value(request.create_value.value, value, type_spec)
+            response = await self._send(stream, request)
+        value_ref = self._value_ref(self._check(response))
+        sent.add(keys)
+        return value_ref
 
     async def create_call(self, fn, arg=None):
         function = self._check_own(fn)

@@ -6,13 +6,24 @@ federated values member by member and computations as `Computation` messages. Th
 receiver checks every value against its declared type before it trusts it, so a
 value that does not fit raises `TypeMismatchError` (or `ValueError` for a malformed
 message) and never reaches an executor.
+
+A tensor that never changes (a client's dataset, sent again every round) can be
+wrapped in `Cached`: it then travels with its SHA-256 digest as `cache_key`, and
+once the receiver keeps it (a `TensorCache`), the key alone stands for it. A key
+the receiver does not keep raises `CacheMiss`, and the sender sends the content
+again.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import threading
 from typing import Any
+from typing import Container
 from typing import List
 from typing import Optional
+from typing import Set
 from typing import Tuple
 
 from google.protobuf import message as protobuf_message
@@ -36,31 +47,209 @@ from tffl.types import type_serialization
 _FAIL_ON_EXTERNAL_STATE = 2
 
 
-def serialize_value(value: Any, type_spec: computation_types.Type) -> executor_pb2.Value:
+class Cached:
+    """A tensor that never changes, so a receiver may keep it and be sent only its key.
+
+    The caller promises not to change the wrapped array. Its serialized TensorProto
+    and SHA-256 digest (`key`) are computed on first use and kept; the array itself
+    is let go then.
+
+    >>> cached = Cached(np.arange(3, dtype=np.int32))
+    >>> proto = serialize_value(cached, computation_types.TensorType(np.int32, [3]))
+    >>> proto.cache_key == cached.key, proto.WhichOneof("kind")
+    (True, 'tensor')
+
+    Args:
+      value: a numpy array or scalar, or an eager `tf.Tensor`.
+
+    Raises:
+      TypeError: if the value is not a tensor.
+    """
+
+    __slots__ = ("tensor_type", "_value", "_data", "_key", "_lock")
+
+    def __init__(self, value: Any):
+        if not isinstance(value, (np.ndarray, np.generic, tf.Tensor)) or (
+            isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind not in "biufcS"
+        ):
+            raise TypeError(f"Cached: expected a numpy array or a tf.Tensor, got {value!r}")
+        dtype = value.dtype if isinstance(value, tf.Tensor) else tf.dtypes.as_dtype(value.dtype)
+        self.tensor_type = computation_types.TensorType(dtype, list(value.shape))
+        self._value = value
+        self._data: Optional[bytes] = None
+        self._key: Optional[bytes] = None
+        self._lock = threading.Lock()
+
+    @property
+    def data(self) -> bytes:
+        """The serialized TensorProto."""
+        if self._data is None:
+            with self._lock:
+                if self._data is None:
+                    value = self._value
+                    array = value.numpy() if isinstance(value, tf.Tensor) else value
+                    self._data = tf.make_tensor_proto(array).SerializeToString()
+                    self._value = None
+        return self._data
+
+    @property
+    def key(self) -> bytes:
+        """The SHA-256 digest of `data`."""
+        if self._key is None:
+            self._key = hashlib.sha256(self.data).digest()
+        return self._key
+
+    def __repr__(self) -> str:
+        return f"Cached({self.tensor_type})"
+
+
+class CacheMiss(Exception):
+    """A message names tensors by key that the receiver does not keep.
+
+    Attributes:
+      keys: the missing keys, in the order the message names them.
+    """
+
+    def __init__(self, keys: List[bytes]):
+        self.keys = keys
+        super().__init__(f"not cached: {', '.join(k.hex() for k in keys)}")
+
+
+class TensorCache:
+    """Received tensors by key, the least recently used dropped past `max_bytes` in all.
+
+    Thread-safe. The arrays it keeps are made read-only: every session that names
+    a key gets the same array.
+
+    Attributes:
+      max_bytes: the most the kept arrays may take together.
+      hits: lookups that found their key.
+      misses: lookups that did not.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._entries: "collections.OrderedDict[bytes, Tuple[np.ndarray, Any, int]]" = (
+            collections.OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __contains__(self, key: bytes) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    @property
+    def num_bytes(self) -> int:
+        """What the kept arrays take together."""
+        with self._lock:
+            return self._bytes
+
+    def get(self, key: bytes) -> Optional[Tuple[np.ndarray, computation_types.TensorType]]:
+        """The array kept under `key` and its type, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0], entry[1]
+
+    def put(self, key: bytes, array: np.ndarray, type_spec: computation_types.TensorType) -> None:
+        """Keeps `array` (of `type_spec`) under `key`; one larger than `max_bytes` is not kept."""
+        size = _size(array)
+        if size > self.max_bytes:
+            return
+        array.flags.writeable = False
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._entries[key] = (array, type_spec, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, _, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        """Drops every kept tensor (the counters stay)."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+def _size(array: np.ndarray) -> int:
+    if array.dtype == object:  # Strings: the array holds only references to them.
+        return array.nbytes + sum(len(s) for s in array.flat)
+    return array.nbytes
+
+
+def serialize_value(
+    value: Any, type_spec: computation_types.Type, known_keys: Container[bytes] = frozenset()
+) -> executor_pb2.Value:
     """The `Value` message for a Python value (or computation) of `type_spec`.
+
+    Args:
+      value: the value; `Cached` tensors may stand anywhere a tensor does.
+      type_spec: its type.
+      known_keys: the keys of tensors the receiver keeps: `Cached` tensors with one
+        of them go as the key alone.
 
     Raises:
       TypeMismatchError: if the value does not fit the type.
     """
     proto = executor_pb2.Value()
-    write_value(proto, value, type_spec)
+    write_value(proto, value, type_spec, known_keys)
     return proto
 
 
-def write_value(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Type) -> None:
+def write_value(
+    proto: executor_pb2.Value,
+    value: Any,
+    type_spec: computation_types.Type,
+    known_keys: Container[bytes] = frozenset(),
+) -> Set[bytes]:
     """Fills an empty `Value` message in place (a large value is then copied once less).
+
+    Args: as for `serialize_value`.
+
+    Returns:
+      The keys of the `Cached` tensors written.
 
     Raises:
       TypeMismatchError: if the value does not fit the type.
     """
     type_spec = computation_types.to_type(type_spec)
     proto.type.CopyFrom(type_serialization.serialize_type(type_spec))
-    _fill(proto, value, type_spec)
+    keys: Set[bytes] = set()
+    _fill(proto, value, type_spec, known_keys, keys)
+    return keys
 
 
-def _fill(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Type) -> None:
+def _fill(
+    proto: executor_pb2.Value,
+    value: Any,
+    type_spec: computation_types.Type,
+    known_keys: Container[bytes],
+    keys: Set[bytes],
+) -> None:
     if isinstance(type_spec, computation_types.FunctionType):
         proto.computation.CopyFrom(_computation_block(value, type_spec).to_proto())
+    elif isinstance(type_spec, computation_types.TensorType) and isinstance(value, Cached):
+        if not type_spec.is_assignable_from(value.tensor_type):
+            raise type_errors.TypeMismatchError(type_spec, value.tensor_type, "value")
+        key = value.key
+        proto.cache_key = key
+        if key not in known_keys:
+            proto.tensor = value.data
+        keys.add(key)
     elif isinstance(type_spec, computation_types.TensorType):
         proto.tensor = tf.make_tensor_proto(_array(value, type_spec)).SerializeToString()
     elif isinstance(type_spec, computation_types.StructType):
@@ -71,14 +260,20 @@ def _fill(proto: executor_pb2.Value, value: Any, type_spec: computation_types.Ty
         struct = proto.struct
         struct.SetInParent()
         for (name, element_type), element in zip(type_spec.elements, elements):
-            _fill(struct.element.add(name=name or "").value, element, element_type)
+            _fill(
+                struct.element.add(name=name or "").value,
+                element,
+                element_type,
+                known_keys,
+                keys,
+            )
     elif isinstance(type_spec, computation_types.SequenceType):
         proto.sequence.graph = dataset_to_graph(to_dataset(value, type_spec))
     elif isinstance(type_spec, computation_types.FederatedType):
         federated = proto.federated
         federated.SetInParent()
         for member in _members(value, type_spec):
-            _fill(federated.member.add(), member, type_spec.member)
+            _fill(federated.member.add(), member, type_spec.member, known_keys, keys)
     else:
         raise type_errors.TypeMismatchError(
             "a tensor, struct, sequence, federated or function type", type_spec, "value"
@@ -221,7 +416,9 @@ def _graph_element_types(graph: bytes) -> List[computation_types.TensorType]:
 
 
 def deserialize_value(
-    proto: executor_pb2.Value, num_clients: Optional[int] = None
+    proto: executor_pb2.Value,
+    num_clients: Optional[int] = None,
+    cache: Optional[TensorCache] = None,
 ) -> Tuple[Any, computation_types.Type]:
     """The value and type a `Value` message carries.
 
@@ -233,15 +430,23 @@ def deserialize_value(
     Args:
       proto: the message.
       num_clients: when given, the number of members a CLIENTS value must have.
+      cache: keeps the tensors that come with a `cache_key`, and gives those named
+        by their key alone.
 
     Raises:
-      ValueError: if the message is malformed (no type, a broken tensor or graph).
+      ValueError: if the message is malformed (no type, a broken tensor or graph, a
+        `cache_key` that is not the tensor's digest).
       TypeMismatchError: if the value does not fit its declared type.
+      CacheMiss: naming every key the message names alone that `cache` does not keep.
     """
     type_spec = type_serialization.deserialize_type(proto.type)
     if type_spec is None:
         raise ValueError("the value has no type")
-    return _read(proto, type_spec, num_clients), type_spec
+    reader = _Reader(num_clients, cache)
+    value = reader.read(proto, type_spec)
+    if reader.missing:
+        raise CacheMiss(reader.missing)
+    return value, type_spec
 
 
 _KIND_OF = {
@@ -253,14 +458,55 @@ _KIND_OF = {
 }
 
 
-def _read(proto: executor_pb2.Value, type_spec, num_clients: Optional[int]) -> Any:
-    kind = proto.WhichOneof("kind")
-    if _KIND_OF.get(type(type_spec)) != kind:
-        raise type_errors.TypeMismatchError(type_spec, f"a {kind or 'empty'} value", "value")
-    if kind == "tensor":
-        return _read_tensor(proto.tensor, type_spec)
-    if kind == "struct":
-        elements = proto.struct.element
+class _Reader:
+    """Reads one message, noting the keys it names alone that the cache does not keep."""
+
+    def __init__(self, num_clients: Optional[int], cache: Optional[TensorCache]):
+        self._num_clients = num_clients
+        self._cache = cache
+        self.missing: List[bytes] = []
+
+    def read(self, proto: executor_pb2.Value, type_spec) -> Any:
+        kind = proto.WhichOneof("kind")
+        if proto.cache_key and kind is None and isinstance(type_spec, computation_types.TensorType):
+            return self._cached(proto.cache_key, type_spec)
+        if _KIND_OF.get(type(type_spec)) != kind:
+            raise type_errors.TypeMismatchError(type_spec, f"a {kind or 'empty'} value", "value")
+        if kind == "tensor":
+            return self._tensor(proto, type_spec)
+        if proto.cache_key:
+            raise ValueError(f"a {kind} value with a cache_key (only tensors have one)")
+        if kind == "struct":
+            return self._struct(proto.struct.element, type_spec)
+        if kind == "sequence":
+            return graph_to_dataset(proto.sequence.graph, type_spec)
+        if kind == "federated":
+            return self._federated(proto.federated.member, type_spec)
+        block = bb.from_proto(proto.computation)
+        if not type_spec.is_assignable_from(block.type_signature):
+            raise type_errors.TypeMismatchError(type_spec, block.type_signature, "computation")
+        return block
+
+    def _tensor(self, proto: executor_pb2.Value, type_spec: computation_types.TensorType) -> Any:
+        if proto.cache_key and hashlib.sha256(proto.tensor).digest() != proto.cache_key:
+            raise ValueError(f"cache_key does not match the tensor ({proto.cache_key.hex()})")
+        array, actual = _parse_tensor(proto.tensor, type_spec)
+        if proto.cache_key and self._cache is not None:
+            self._cache.put(proto.cache_key, array, actual)
+        # A 0-d tensor comes back as a scalar, as `Tensor.numpy()` gives it.
+        return array[()] if array.ndim == 0 else array
+
+    def _cached(self, key: bytes, type_spec: computation_types.TensorType) -> Any:
+        found = None if self._cache is None else self._cache.get(key)
+        if found is None:
+            self.missing.append(key)
+            return None
+        array, actual = found
+        if not type_spec.is_assignable_from(actual):
+            raise type_errors.TypeMismatchError(type_spec, actual, "value")
+        return array[()] if array.ndim == 0 else array
+
+    def _struct(self, elements, type_spec: computation_types.StructType) -> Any:
         if len(elements) != len(type_spec):
             raise type_errors.TypeMismatchError(
                 type_spec, f"a struct of {len(elements)} elements", "value"
@@ -271,31 +517,28 @@ def _read(proto: executor_pb2.Value, type_spec, num_clients: Optional[int]) -> A
                 raise type_errors.TypeMismatchError(
                     type_spec, f"an element named {element.name!r} where {name!r} is", "value"
                 )
-            values.append(_read(element.value, element_type, num_clients))
+            values.append(self.read(element.value, element_type))
         return type_conversions.to_container(values, type_spec)
-    if kind == "sequence":
-        return graph_to_dataset(proto.sequence.graph, type_spec)
-    if kind == "federated":
-        members = proto.federated.member
+
+    def _federated(self, members, type_spec: computation_types.FederatedType) -> Any:
         if type_spec.placement == placements.SERVER or type_spec.all_equal:
             if len(members) != 1:
                 raise type_errors.TypeMismatchError(
                     type_spec, f"{len(members)} members (expected exactly one)", "value"
                 )
-            return _read(members[0], type_spec.member, num_clients)
-        if num_clients is not None and len(members) != num_clients:
+            return self.read(members[0], type_spec.member)
+        if self._num_clients is not None and len(members) != self._num_clients:
             raise ValueError(
-                f"expected {num_clients} clients for a value of type {type_spec}, "
+                f"expected {self._num_clients} clients for a value of type {type_spec}, "
                 f"got {len(members)}"
             )
-        return [_read(m, type_spec.member, num_clients) for m in members]
-    block = bb.from_proto(proto.computation)
-    if not type_spec.is_assignable_from(block.type_signature):
-        raise type_errors.TypeMismatchError(type_spec, block.type_signature, "computation")
-    return block
+        return [self.read(m, type_spec.member) for m in members]
 
 
-def _read_tensor(data: bytes, type_spec: computation_types.TensorType) -> Any:
+def _parse_tensor(
+    data: bytes, type_spec: computation_types.TensorType
+) -> Tuple[np.ndarray, computation_types.TensorType]:
+    """The array serialized TensorProto bytes hold, and its type, checked against `type_spec`."""
     tensor = tensor_pb2.TensorProto()
     try:
         tensor.ParseFromString(data)
@@ -310,8 +553,7 @@ def _read_tensor(data: bytes, type_spec: computation_types.TensorType) -> Any:
         array = tf.make_ndarray(tensor)
     except (TypeError, ValueError) as error:
         raise ValueError(f"a malformed {actual} tensor: {error}") from None
-    # A 0-d tensor comes back as a scalar, as `Tensor.numpy()` gives it.
-    return array[()] if array.ndim == 0 else array
+    return array, actual
 
 
 def materialize(value: Any, type_spec: Optional[computation_types.Type]) -> Any:

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Value(_message.Message):
-    __slots__ = ("type", "tensor", "struct", "sequence", "federated", "computation")
+    __slots__ = ("type", "tensor", "struct", "sequence", "federated", "computation", "cache_key")
     class Struct(_message.Message):
         __slots__ = ("element",)
         class Element(_message.Message):
@@ -36,13 +36,15 @@ class Value(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FEDERATED_FIELD_NUMBER: _ClassVar[int]
     COMPUTATION_FIELD_NUMBER: _ClassVar[int]
+    CACHE_KEY_FIELD_NUMBER: _ClassVar[int]
     type: _computation_pb2.Type
     tensor: bytes
     struct: Value.Struct
     sequence: Value.Sequence
     federated: Value.Federated
     computation: _computation_pb2.Computation
-    def __init__(self, type: _Optional[_Union[_computation_pb2.Type, _Mapping]] = ..., tensor: _Optional[bytes] = ..., struct: _Optional[_Union[Value.Struct, _Mapping]] = ..., sequence: _Optional[_Union[Value.Sequence, _Mapping]] = ..., federated: _Optional[_Union[Value.Federated, _Mapping]] = ..., computation: _Optional[_Union[_computation_pb2.Computation, _Mapping]] = ...) -> None: ...
+    cache_key: bytes
+    def __init__(self, type: _Optional[_Union[_computation_pb2.Type, _Mapping]] = ..., tensor: _Optional[bytes] = ..., struct: _Optional[_Union[Value.Struct, _Mapping]] = ..., sequence: _Optional[_Union[Value.Sequence, _Mapping]] = ..., federated: _Optional[_Union[Value.Federated, _Mapping]] = ..., computation: _Optional[_Union[_computation_pb2.Computation, _Mapping]] = ..., cache_key: _Optional[bytes] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
     __slots__ = ("id", "create_value", "create_call", "create_struct", "create_selection", "compute", "dispose", "configure")
