@@ -188,6 +188,10 @@ class _Stream:
     def send(self, request_id: int, data: bytes) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
+        # A request whose caller went away (a shard call left behind when another
+        # failed) may still be answered with the session's end: that error is expected,
+        # and whoever still awaits the future gets it all the same.
+        future.add_done_callback(_mark_retrieved)
         with self._lock:
             if self._error is not None:
                 raise self._error
@@ -241,6 +245,11 @@ class _Stream:
             # Nobody will wait for these answers: stop the worker's work now.
             self._call.cancel()
         self._requests.put(_END)
+
+
+def _mark_retrieved(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(loop, future, result=None, error=None) -> None:
