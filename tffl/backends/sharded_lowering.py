@@ -157,6 +157,11 @@ class ShardedLoweredRunner:
         program = entry.program
         if program is None:
             return False, None
+        if not client_loops.Evaluator.needs_loops(program):
+            # Every aggregate reduces values the driver holds: the local function does it.
+            done, result = self._local.run(computation, argument, num_clients)
+            self.lowered_calls += int(done)
+            return done, result
         try:
             packed = lowered_execution.Packer(program, argument, num_clients)
         except (lowering.NotLowerable, TypeError, ValueError):

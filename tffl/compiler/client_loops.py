@@ -177,6 +177,15 @@ class Evaluator:
         for aggregate, state in zip(group, final):
             self._finish(aggregate, state)
 
+    @staticmethod
+    def needs_loops(program) -> bool:
+        """Whether any aggregate of `program` needs a loop over the clients.
+
+        When none does, every aggregate is one reduction of values the caller
+        passes in or broadcasts: there is no client work to send anywhere.
+        """
+        return any(a.kind == "aggregate" or not _is_direct(a) for a in program.aggregates)
+
     def loop_group(self, level: int) -> List[dataflow.Aggregate]:
         """The aggregates of `level` that need a loop over the clients."""
         return [

@@ -188,10 +188,6 @@ class _Stream:
     def send(self, request_id: int, data: bytes) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        # A request whose caller went away (a shard call left behind when another
-        # failed) may still be answered with the session's end: that error is expected,
-        # and whoever still awaits the future gets it all the same.
-        future.add_done_callback(_mark_retrieved)
         with self._lock:
             if self._error is not None:
                 raise self._error
@@ -247,17 +243,16 @@ class _Stream:
         self._requests.put(_END)
 
 
-def _mark_retrieved(future: asyncio.Future) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 def _settle(loop, future, result=None, error=None) -> None:
     def settle():
         if future.done():
             return
         if error is not None:
             future.set_exception(error)
+            # A request whose caller went away (a shard call left behind when another
+            # failed) is still answered with the session's end: marked as seen here, not
+            # reported when the future is collected; whoever awaits it still gets it.
+            future.exception()
         else:
             future.set_result(result)
 
