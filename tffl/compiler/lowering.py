@@ -151,7 +151,6 @@ def traced(program: Program, mode: str, trace: Callable[[], Any]) -> Any:
         except Exception as error:  # noqa: BLE001 - the resource-variable trace decides.
             _log.debug("traced again with resource variables: %s: %s", type(error).__name__, error)
             program.local_variables[mode] = False
-            program._functions.pop(mode, None)  # noqa: SLF001
     return trace()
 
 
