@@ -5,6 +5,8 @@ datasets that cannot be materialized, run on the composing stack instead.
 """
 
 import collections
+import logging
+import time
 
 import numpy as np
 import pytest
@@ -136,6 +138,79 @@ def test_a_round_on_the_same_datasets_again_sends_them_by_key():
     for got, expected in ((first, expected_first), (second, expected_second)):
         for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def _two_rounds(process, datasets):
+    state = process.initialize()
+    for _ in range(2):
+        state = process.next(state, datasets).state
+    return process.get_model_weights(state)
+
+
+def _wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_rounds_run_in_one_session_per_worker_that_creates_the_shard_loop_once(caplog):
+    caplog.set_level(logging.INFO, logger="tffl.executors.executor_service")
+    process = _fed_avg()
+    datasets = _datasets()
+    in_process = [workers.InProcessWorker() for _ in range(2)]
+    try:
+        remote = tffl.backends.remote.create_context([w.address for w in in_process])
+        got = _run(remote, _two_rounds, process, datasets)
+        open_while_kept = [w.service.open_sessions for w in in_process]
+        remote.pool.close()
+        _wait_until(lambda: all(w.service.open_sessions == 0 for w in in_process))
+    finally:
+        for worker in in_process:
+            worker.stop()
+    expected = _run(
+        tffl.backends.local.create_context(lowering=False), _two_rounds, process, datasets
+    )
+
+    assert open_while_kept == [1, 1]
+    # Per worker: Configure, the shard loop's CreateValue, and one Evaluate per round
+    # (initialize needs no client work and runs on the driver).
+    ended = [r.getMessage() for r in caplog.records if " ended " in r.getMessage()]
+    assert [m.split(": ")[1].split(",")[0] for m in ended] == ["4 requests", "4 requests"]
+    assert remote.sharded.lowered_calls == 3
+    for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_a_worker_restarted_between_rounds_serves_the_next_in_a_new_session():
+    process = _fed_avg()
+    datasets = _datasets()
+    in_process = [workers.InProcessWorker() for _ in range(2)]
+    try:
+        remote = tffl.backends.remote.create_context([w.address for w in in_process], retries=0)
+        with context_stack.install(remote):
+            state = process.next(process.initialize(), datasets).state
+            kept = remote.pool.session(in_process[1].address)
+            port = in_process[1].port
+            in_process[1].stop()
+            _wait_until(lambda: kept.broken)
+            in_process[1] = workers.InProcessWorker(port=port)
+            state = process.next(state, datasets).state
+            restarted_sessions = in_process[1].service.open_sessions
+    finally:
+        for worker in in_process:
+            worker.stop()
+    expected = _run(
+        tffl.backends.local.create_context(lowering=False), _two_rounds, process, datasets
+    )
+
+    # No retry was spent (retries=0) and both workers served the second round.
+    assert remote.pool.lost == ()
+    assert remote.pool.last_served == tuple(w.address for w in in_process)
+    assert restarted_sessions == 1
+    got = process.get_model_weights(state)
+    for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
 def test_shuffled_datasets_run_on_the_composing_stack(remote_workers):

@@ -76,9 +76,9 @@ def secure_worker(certificate, tmp_path_factory):
     worker.kill()
 
 
-def _secure_context(worker, certificate, token=TOKEN):
+def _secure_context(worker, certificate, token=TOKEN, lowering=True):
     return remote.create_context(
-        [worker.address], tls_root_cert=str(certificate[0]), auth_token=token
+        [worker.address], tls_root_cert=str(certificate[0]), auth_token=token, lowering=lowering
     )
 
 
@@ -145,7 +145,9 @@ class TestSecureWorker:
         )
 
     def test_logs_a_line_when_each_session_starts_and_ends(self, secure_worker, certificate):
-        with context_stack.install(_secure_context(secure_worker, certificate)):
+        # The executor stack's sessions last one call, configured with the shard's size.
+        context = _secure_context(secure_worker, certificate, lowering=False)
+        with context_stack.install(context):
             doubled_total([1, 2, 3, 4, 5])
 
         started = secure_worker.wait_for_line(

@@ -69,16 +69,29 @@ class Session:
         return self.ask(fill)
 
     def compute(self, ref):
-        response = self.ask(lambda r: setattr(r.compute, "value", ref))
-        if response.WhichOneof("response") != "computed":
-            return response
-        value, type_spec = value_serialization.deserialize_value(response.computed)
-        return value_serialization.materialize(value, type_spec)
+        return _computed(self.ask(lambda r: setattr(r.compute, "value", ref)))
+
+    def evaluate(self, function, value=None, type_spec=None, known_keys=frozenset()):
+        def fill(r):
+            r.evaluate.function = function
+            if type_spec is not None:
+                proto = value_serialization.serialize_value(value, type_spec, known_keys)
+                r.evaluate.argument.CopyFrom(proto)
+
+        return _computed(self.ask(fill))
 
     def close(self):
         self._requests.put(None)
         for _ in self._responses:
             pass
+
+
+def _computed(response):
+    """The computed value an answer carries, or the answer itself if it carries none."""
+    if response.WhichOneof("response") != "computed":
+        return response
+    value, type_spec = value_serialization.deserialize_value(response.computed)
+    return value_serialization.materialize(value, type_spec)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +130,45 @@ class TestSession:
 
         assert session.configure(3).configured.max_message_bytes == 512 * 2**20
         assert _run_total(session, [1, 2, 3]) == np.int32(12)
+        session.close()
+
+    def test_evaluates_a_call_in_one_request_keeping_nothing(self, channel):
+        session = Session(channel)
+        session.configure(3)
+        fn = session.value(total_of_doubles, total_of_doubles.type_signature).value_ref.ref
+
+        assert session.evaluate(fn, [1, 2, 3], F(np.int32, C)) == np.int32(12)
+        assert session.evaluate(fn, [4, 5, 6], F(np.int32, C)) == np.int32(30)
+        # Neither argument nor result took a reference: the next value gets 2.
+        assert session.value(7, np.int32).value_ref.ref == 2
+        session.close()
+
+    def test_evaluates_a_function_of_no_parameter(self, channel):
+        @tffl.tf_computation
+        def seven():
+            return tf.constant(7)
+
+        session = Session(channel)
+        fn = session.value(seven, seven.type_signature).value_ref.ref
+
+        assert session.evaluate(fn) == np.int32(7)
+        session.close()
+
+    def test_answers_not_found_to_an_evaluate_with_a_key_it_does_not_hold(self, channel):
+        vector = np.arange(6, dtype=np.int32)
+        cached = value_serialization.Cached(vector)
+        vector_type = tffl.TensorType(np.int32, [6])
+        negate = tffl.tf_computation(lambda x: -x, vector_type)
+        session = Session(channel)
+        fn = session.value(negate, negate.type_signature).value_ref.ref
+
+        missed = session.evaluate(fn, cached, vector_type, known_keys={cached.key})
+        sent = session.evaluate(fn, cached, vector_type)
+        by_key = session.evaluate(fn, cached, vector_type, known_keys={cached.key})
+
+        assert missed.error.code == grpc.StatusCode.NOT_FOUND.value[0]
+        assert missed.error.message.startswith("not cached:")
+        assert sent.tolist() == by_key.tolist() == (-vector).tolist()
         session.close()
 
     def test_gives_references_with_their_types(self, channel):
@@ -194,6 +246,28 @@ class TestIllTypedRequests:
                 ),
                 "create_call argument: expected int32, got float32",
                 id="argument_of_another_type",
+            ),
+            pytest.param(
+                lambda s: s.evaluate(99, 1, np.int32),
+                "evaluate function: no value with reference 99 in this session",
+                id="evaluate_of_an_unknown_reference",
+            ),
+            pytest.param(
+                lambda s: s.evaluate(s.value(1, np.int32).value_ref.ref, 1, np.int32),
+                "evaluate: expected a function, got a value of type int32 (reference 1)",
+                id="evaluate_of_a_non_function",
+            ),
+            pytest.param(
+                lambda s: s.evaluate(
+                    s.value(double, double.type_signature).value_ref.ref, 1.0, np.float32
+                ),
+                "evaluate argument: expected int32, got float32",
+                id="evaluate_on_an_argument_of_another_type",
+            ),
+            pytest.param(
+                lambda s: s.evaluate(s.value(double, double.type_signature).value_ref.ref),
+                "evaluate argument: expected int32, got no argument",
+                id="evaluate_with_no_argument",
             ),
             pytest.param(
                 lambda s: s.value([1, 2], F(np.int32, C)),

@@ -134,6 +134,77 @@ class TestRemoteExecutor:
 
         assert str(caught.value) == "worker w: compute: no value with reference 2 in this session"
 
+    def test_evaluates_a_call_in_one_request(self, worker, channel):
+        async def evaluate_twice(executor):
+            fn = await executor.create_value(doubles_and_total, doubles_and_total.type_signature)
+            first = await executor.evaluate(fn, [1, 2, 3])
+            second = await executor.evaluate(fn, [4, 5, 6])
+            # Neither call kept a value in the session: the next reference is 2.
+            later = await executor.create_value(0, np.int32)
+            return first, second, later.ref
+
+        executor = remote_executor.RemoteExecutor(channel, "w", num_clients=3)
+        first, second, ref = _run(evaluate_twice, executor)
+
+        assert first == ([2, 4, 6], 12)
+        assert second == ([8, 10, 12], 30)
+        assert ref == 2
+
+    def test_evaluate_sends_a_cached_argument_again_when_the_worker_lost_it(self, worker, channel):
+        cached = value_serialization.Cached(np.arange(2**18, dtype=np.int64) * 3)
+
+        async def evaluate_twice(executor):
+            fn = await executor.create_value(big_sum, big_sum.type_signature)
+            first = await executor.evaluate(fn, cached)
+            worker.service.tensor_cache.clear()
+            return first, await executor.evaluate(fn, cached)
+
+        misses = worker.service.tensor_cache.misses
+        sums = _run(evaluate_twice, remote_executor.RemoteExecutor(channel, worker.address))
+
+        assert sums == (np.int64(103078821888), np.int64(103078821888))
+        # The second call's key missed once; the content sent after it is kept again.
+        assert worker.service.tensor_cache.misses == misses + 1
+        assert cached.key in worker.service.tensor_cache
+
+    def test_one_session_serves_calls_from_several_event_loops(self, worker, channel):
+        executor = remote_executor.RemoteExecutor(channel, "w", num_clients=2)
+
+        async def create_function():
+            return await executor.create_value(doubles_and_total, doubles_and_total.type_signature)
+
+        fn = asyncio.run(create_function())
+        results = {}
+
+        def call_in_thread(values):
+            results[tuple(values)] = asyncio.run(executor.evaluate(fn, values))
+
+        threads = [threading.Thread(target=call_in_thread, args=([i, i + 1],)) for i in range(4)]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert not executor.broken
+        finally:
+            executor.close()
+
+        assert results == {(i, i + 1): ([2 * i, 2 * i + 2], 4 * i + 2) for i in range(4)}
+
+    def test_is_broken_once_its_worker_stops(self):
+        stopping = workers.InProcessWorker()
+        with remote_executor.create_channel(stopping.address) as channel:
+            executor = remote_executor.RemoteExecutor(channel, stopping.address)
+            asyncio.run(executor.create_value(1, np.int32))
+            assert not executor.broken
+            stopping.stop()
+            for _ in range(500):  # The reader thread learns of the end asynchronously.
+                if executor.broken:
+                    break
+                threading.Event().wait(0.01)
+            assert executor.broken
+            executor.close()
+
     def test_ends_the_session_when_closed(self, worker, channel):
         async def one_value(executor):
             await executor.create_value(1, np.int32)

@@ -1,6 +1,9 @@
 """The remote backend: runs computations on tffl workers over gRPC.
 
-Design. Each call runs on a fresh driver stack (a composing executor) over the
+Design. A call that lowers (`tffl.compiler.lowering`) runs its server side on
+the driver and each client loop as one `Evaluate` request per worker, in a
+session the pool keeps open with each worker across calls (`sharded_lowering`).
+Any other call runs on a fresh driver stack (a composing executor) over the
 workers currently believed alive, each in a session of its own; CLIENTS are
 sharded across them and every worker aggregates its shard. A worker lost during a
 call (`WorkerLostError`) is marked dead and the whole call runs again on the
@@ -10,7 +13,8 @@ computations are functional (state in, state out): a lost call changes nothing,
 so no training state is lost. A worker that cannot be reached when a call begins
 did none of it: the call goes on without it and no retry is spent. A worker marked
 dead is probed with `Ping` at the start of the next call and used again once it
-answers.
+answers, in a new session (a kept session whose worker restarted is replaced the
+same way).
 
 >>> import tffl
 >>> context = tffl.backends.remote.create_context(["127.0.0.1:8000", "127.0.0.1:8001"])
@@ -24,11 +28,13 @@ import asyncio
 import logging
 import threading
 from typing import Callable
+from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
 from typing import Union
+import weakref
 
 import grpc
 
@@ -69,10 +75,13 @@ class WorkerPool:
         self._auth_token = auth_token
         self._max_message_bytes = max_message_bytes
         self._channels = {a: self._channel(a) for a in self.addresses}
+        self._sessions: Dict[str, sharded_lowering.WorkerSession] = {}
         self._lost: set = set()
         self._lock = threading.Lock()
         # The workers that served the last successful call, in worker order.
         self.last_served: Tuple[str, ...] = ()
+        # A pool dropped without `close()` still ends its sessions and channels.
+        weakref.finalize(self, _close_all, self._sessions, self._channels, self._lock)
 
     def _channel(self, address: str) -> grpc.Channel:
         return remote_executor.create_channel(address, self._tls_root_cert, self._max_message_bytes)
@@ -86,6 +95,13 @@ class WorkerPool:
     def mark_lost(self, address: str) -> None:
         with self._lock:
             self._lost.add(address)
+            session = self._sessions.pop(address, None)
+        if session is not None:
+            session.close()
+
+    def any_lost(self) -> bool:
+        with self._lock:
+            return bool(self._lost)
 
     def live(self) -> List[str]:
         """The workers to use now: those not lost, and lost ones that answer a probe."""
@@ -104,6 +120,27 @@ class WorkerPool:
             _log.info("worker %s answers again", address)
         with self._lock:
             return [a for a in self.addresses if a not in self._lost]
+
+    def session(self, address: str) -> sharded_lowering.WorkerSession:
+        """The session kept with the worker at `address` for lowered calls.
+
+        A new one when there is none yet or the last one ended (the worker restarted).
+        """
+        with self._lock:
+            session = self._sessions.get(address)
+            if session is not None and not session.broken:
+                return session
+            executor = remote_executor.RemoteExecutor(
+                self._channels[address],
+                address,
+                auth_token=self._auth_token,
+                max_message_bytes=self._max_message_bytes,
+            )
+            self._sessions[address] = sharded_lowering.WorkerSession(executor)
+            new = self._sessions[address]
+        if session is not None:
+            session.close()
+        return new
 
     def worker_factory(
         self, address: str, served: List[str]
@@ -125,10 +162,18 @@ class WorkerPool:
         return create
 
     def close(self) -> None:
-        with self._lock:
-            channels = list(self._channels.values())
-        for channel in channels:
-            channel.close()
+        """Ends the kept sessions and closes the channels."""
+        _close_all(self._sessions, self._channels, self._lock)
+
+
+def _close_all(sessions: dict, channels: dict, lock: threading.Lock) -> None:
+    with lock:
+        ended, open_channels = list(sessions.values()), list(channels.values())
+        sessions.clear()
+    for session in ended:
+        session.close()
+    for channel in open_channels:
+        channel.close()
 
 
 class RemoteExecutorFactory:
@@ -167,8 +212,8 @@ class _Attempt:
     def create(self, num_clients):
         return self._factory.create(num_clients, self._workers, self.served)
 
-    def worker_factories(self):
-        return [self._factory.pool.worker_factory(a, self.served) for a in self._workers]
+    def sessions(self) -> List[sharded_lowering.WorkerSession]:
+        return [self._factory.pool.session(a) for a in self._workers]
 
 
 async def invoke_with_retries(
@@ -188,13 +233,14 @@ async def invoke_with_retries(
     pool = factory.pool
     attempt = 0
     while True:
-        live = await asyncio.to_thread(pool.live)
+        # Probing a lost worker blocks, so it runs on a thread; with none lost, no hop.
+        live = await asyncio.to_thread(pool.live) if pool.any_lost() else pool.live()
         if not live:
             raise executor_errors.NoWorkersError(
                 f"no tffl worker answered; tried {', '.join(pool.addresses)}"
             )
         try_ = _Attempt(factory, live)
-        lowered = None if sharded is None else sharded.for_workers(try_.worker_factories())
+        lowered = None if sharded is None else sharded.for_workers(try_.sessions(), try_.served)
         try:
             result = await execution_context.invoke_async(
                 try_, num_clients, computation, argument, lowered

@@ -12,8 +12,10 @@ worker order (sums add, weighted means add their totals and weights, aggregates
 need no client work (arguments, broadcasts) reduce on the driver, where the
 values already are.
 
-A shard loop is traced once per program, input mode and level, and each worker
-compiles it once (its function cache is keyed by content). A shard of the clients'
+A shard loop is traced once per program, input mode and level. Each worker keeps
+one long-lived session for lowered calls (`WorkerSession`), in which a shard loop
+is created once; a round then costs one `Evaluate` request per worker, carrying
+the shard's argument and answered with its partials. A shard of the clients'
 padded datasets goes as a `Cached` tensor, the same wrapper while the same datasets
 are passed again, so a worker is sent it once and then only its key. Datasets that are not
 deterministic cannot be materialized; their calls, like those of computations
@@ -24,9 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import threading
 from typing import Any
-from typing import Callable
 from typing import List
 from typing import Optional
 from typing import Sequence
@@ -42,12 +44,13 @@ from tffl.compiler import dataflow
 from tffl.compiler import lowering
 from tffl.core import tensorflow_computation
 from tffl.executors import composing_executor
-from tffl.executors import executor_base
+from tffl.executors import remote_executor
 from tffl.executors import tensorflow_executor
 from tffl.executors import value_serialization
 from tffl.types import computation_types
 
-WorkerFactory = Callable[[int], executor_base.Executor]
+# Shard loops a worker session holds at most; the least recently used one is dropped.
+_FUNCTIONS_KEPT = 64
 
 # Shards of clients' padded datasets by (id(tensor), start, stop), each with a weak
 # reference to the tensor it was cut from (a new tensor at a reused id is not mistaken
@@ -130,7 +133,56 @@ class _ShardLoop:
         self.block = tensorflow_computation.block_from_function(
             concrete, parameter_type, result_type, "client_loop"
         )
+        self.key = hashlib.sha256(self.block.proto.SerializeToString()).digest()
         self.structure = structure[-1]
+
+
+class WorkerSession:
+    """A worker's long-lived session for lowered calls, and the shard loops created in it.
+
+    Args:
+      executor: the session (not yet opened; it opens on first use).
+    """
+
+    def __init__(self, executor: remote_executor.RemoteExecutor):
+        self.executor = executor
+        self.address = executor.address
+        self._functions: "collections.OrderedDict[bytes, remote_executor.RemoteValue]" = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def broken(self) -> bool:
+        """Whether the session ended (its worker was lost, or restarted)."""
+        return self.executor.broken
+
+    async def evaluate(self, shard_loop: _ShardLoop, argument: List[Any]) -> List[Any]:
+        """The shard loop's flat outputs on `argument`, in one round trip once it is created."""
+        fn = await self._function(shard_loop)
+        return list(await self.executor.evaluate(fn, argument))
+
+    async def _function(self, shard_loop: _ShardLoop) -> remote_executor.RemoteValue:
+        key = shard_loop.key
+        with self._lock:
+            fn = self._functions.get(key)
+            if fn is not None:
+                self._functions.move_to_end(key)
+                return fn
+        created = await self.executor.create_value(
+            shard_loop.block, shard_loop.block.type_signature
+        )
+        with self._lock:
+            fn = self._functions.setdefault(key, created)
+            dropped = [] if fn is created else [created]  # Another call created it too.
+            while len(self._functions) > _FUNCTIONS_KEPT:
+                dropped.append(self._functions.popitem(last=False)[1])
+        if dropped:
+            await self.executor.dispose(dropped)
+        return fn
+
+    def close(self) -> None:
+        self.executor.close()
 
 
 class ShardedLoweredRunner:
@@ -145,12 +197,18 @@ class ShardedLoweredRunner:
         """Why `computation` does not lower (None if it does, or was never tried)."""
         return self._local.reason(computation)
 
-    def for_workers(self, factories: Sequence[WorkerFactory]) -> "_Bound":
-        """This runner over the given workers (one call's attempt)."""
-        return _Bound(self, list(factories))
+    def for_workers(self, sessions: Sequence[WorkerSession], served: List[str]) -> "_Bound":
+        """This runner over the given workers (one call's attempt), noting in `served`
+        the addresses of those given clients."""
+        return _Bound(self, list(sessions), served)
 
     async def run(
-        self, factories: Sequence[WorkerFactory], computation, argument, num_clients
+        self,
+        sessions: Sequence[WorkerSession],
+        served: List[str],
+        computation,
+        argument,
+        num_clients,
     ) -> Tuple[bool, Any]:
         """`(True, result)` when the call ran lowered on the workers, else `(False, None)`."""
         entry = self._local.entry(computation)
@@ -172,14 +230,12 @@ class ShardedLoweredRunner:
         if mode in entry.failed_modes:
             return False, None
         loop = asyncio.get_running_loop()
-        evaluation = _Evaluation(self, program, mode, packed, list(factories), loop)
+        evaluation = _Evaluation(self, program, mode, packed, list(sessions), served, loop)
         try:
             ok, outputs = await asyncio.to_thread(evaluation.run)
         except lowering.NotLowerable as error:
             entry.failed_modes[mode] = str(error)
             return False, None
-        finally:
-            evaluation.close()
         if not ok:
             return False, None
         self.lowered_calls += 1
@@ -203,30 +259,34 @@ class ShardedLoweredRunner:
 class _Bound:
     """A runner bound to one attempt's workers: what `invoke_async` calls."""
 
-    def __init__(self, runner: ShardedLoweredRunner, factories: List[WorkerFactory]):
+    def __init__(self, runner: ShardedLoweredRunner, sessions: List[WorkerSession], served):
         self._runner = runner
-        self._factories = factories
+        self._sessions = sessions
+        self._served = served
 
     async def run_async(self, computation, argument, num_clients) -> Tuple[bool, Any]:
-        return await self._runner.run(self._factories, computation, argument, num_clients)
+        return await self._runner.run(
+            self._sessions, self._served, computation, argument, num_clients
+        )
 
 
 class _Evaluation:
     """One call: the driver's eager evaluation, with client loops sent to the workers."""
 
-    def __init__(self, runner, program, mode, packed, factories, loop):
+    def __init__(self, runner, program, mode, packed, sessions, served, loop):
         self._runner = runner
         self._program = program
         self._mode = mode
         self._packed = packed
         self._loop = loop
         num_clients = packed.num_clients or 0
-        sizes = composing_executor.shard_sizes(num_clients, len(factories))
-        self._shards: List[Tuple[range, executor_base.Executor]] = []
+        sizes = composing_executor.shard_sizes(num_clients, len(sessions))
+        self._shards: List[Tuple[range, WorkerSession]] = []
         start = 0
-        for factory, size in zip(factories, sizes):
+        for session, size in zip(sessions, sizes):
             if size:
-                self._shards.append((range(start, start + size), factory(size)))
+                self._shards.append((range(start, start + size), session))
+                served.append(session.address)
                 start += size
 
     def run(self) -> Tuple[bool, List[tf.Tensor]]:
@@ -237,10 +297,6 @@ class _Evaluation:
         outputs = evaluator.outputs(self._program.result)
         ok = all(bool(check) for check in evaluator.checks)
         return ok, outputs
-
-    def close(self) -> None:
-        for _, executor in self._shards:
-            executor.close()
 
     def _loops(self, evaluator, level: int, group) -> List[Any]:
         shard_loop = self._runner.shard_loop(self._program, self._mode, level, evaluator)
@@ -255,17 +311,16 @@ class _Evaluation:
         client_values = self._packed.client_inputs(self._mode, positions)
         unchanging = self._packed.unchanging_client_inputs(self._mode, positions)
         calls = [
-            self._call(
-                executor,
+            session.evaluate(
                 shard_loop,
-                server_values,
-                clients,
-                [
+                [np.int32(len(clients))]
+                + server_values
+                + [
                     _cached_shard(v, clients) if fixed else v[clients.start : clients.stop]
                     for v, fixed in zip(client_values, unchanging)
                 ],
             )
-            for clients, executor in self._shards
+            for clients, session in self._shards
         ]
         partials = asyncio.run_coroutine_threadsafe(_gather(calls), self._loop).result()
         states = [
@@ -279,15 +334,6 @@ class _Evaluation:
                 for aggregate, a, b in zip(shard_loop.group, merged, state)
             ]
         return merged
-
-    async def _call(self, executor, shard_loop, server_values, clients, client_values):
-        argument = [np.int32(len(clients))] + server_values + client_values
-        fn, arg = await asyncio.gather(
-            executor.create_value(shard_loop.block, shard_loop.block.type_signature),
-            executor.create_value(argument, shard_loop.block.type_signature.parameter),
-        )
-        result = await executor.create_call(fn, arg)
-        return list(await result.compute())
 
 
 async def _gather(calls):

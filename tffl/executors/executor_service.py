@@ -170,18 +170,15 @@ class _Session:
     async def answer(self, request: executor_pb2.ExecuteRequest) -> _Response:
         kind = request.WhichOneof("request")
         if kind == "create_value":
-            try:
-                value, type_spec = await asyncio.to_thread(
-                    value_serialization.deserialize_value,
-                    request.create_value.value,
-                    self.num_clients,
-                    self._cache,
-                )
-            except value_serialization.CacheMiss as error:
-                raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
-            return self._reference(await self.executor.create_value(value, type_spec))
+            return self._reference(await self._create_value(request.create_value.value))
         if kind == "create_call":
-            return self._reference(await self._call(request.create_call))
+            call = request.create_call
+            fn = self._value(call.function, "create_call function")
+            self._function_type(fn, call.function, "create_call")
+            arg = self._value(call.argument, "create_call argument") if call.argument else None
+            return self._reference(await self._call(fn, call.function, arg, "create_call"))
+        if kind == "evaluate":
+            return await self._evaluate(request.evaluate)
         if kind == "create_struct":
             elements = [
                 (e.name or None, self._value(e.value, "create_struct"))
@@ -192,34 +189,55 @@ class _Session:
             return self._reference(await self._select(request.create_selection))
         if kind == "compute":
             value = self._value(request.compute.value, "compute")
-            computed = await value.compute()
-            response = _Response()
-            await asyncio.to_thread(
-                value_serialization.write_value, response.computed, computed, value.type_signature
-            )
-            return response
+            return await self._computed(await value.compute(), value.type_signature)
         raise _RequestError(f"request {request.id} names no operation")
 
-    async def _call(self, request) -> executor_base.ExecutorValue:
-        fn = self._value(request.function, "create_call function")
+    async def _create_value(self, value_proto) -> executor_base.ExecutorValue:
+        try:
+            value, type_spec = await asyncio.to_thread(
+                value_serialization.deserialize_value, value_proto, self.num_clients, self._cache
+            )
+        except value_serialization.CacheMiss as error:
+            raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
+        return await self.executor.create_value(value, type_spec)
+
+    async def _computed(self, computed: Any, type_spec: computation_types.Type) -> _Response:
+        response = _Response()
+        await asyncio.to_thread(
+            value_serialization.write_value, response.computed, computed, type_spec
+        )
+        return response
+
+    async def _evaluate(self, request) -> _Response:
+        fn = self._value(request.function, "evaluate function")
+        # The function is checked before its argument is read.
+        self._function_type(fn, request.function, "evaluate")
+        arg = None
+        if request.HasField("argument"):
+            arg = await self._create_value(request.argument)
+        result = await self._call(fn, request.function, arg, "evaluate")
+        return await self._computed(await result.compute(), result.type_signature)
+
+    @staticmethod
+    def _function_type(fn, ref: int, role: str) -> computation_types.FunctionType:
         fn_type = fn.type_signature
         if not isinstance(fn_type, computation_types.FunctionType):
             raise _RequestError(
-                f"create_call: expected a function, got a value of type {fn_type} "
-                f"(reference {request.function})"
+                f"{role}: expected a function, got a value of type {fn_type} (reference {ref})"
             )
-        arg = None
-        if request.argument:
-            arg = self._value(request.argument, "create_call argument")
+        return fn_type
+
+    async def _call(self, fn, ref: int, arg, role: str) -> executor_base.ExecutorValue:
+        fn_type = self._function_type(fn, ref, role)
         if fn_type.parameter is None and arg is not None:
             raise _RequestError(
-                f"create_call: the function {fn_type} takes no argument, got {arg.type_signature}"
+                f"{role}: the function {fn_type} takes no argument, got {arg.type_signature}"
             )
         if fn_type.parameter is not None and (
             arg is None or not fn_type.parameter.is_assignable_from(arg.type_signature)
         ):
             actual = "no argument" if arg is None else arg.type_signature
-            raise _RequestError(f"create_call argument: expected {fn_type.parameter}, got {actual}")
+            raise _RequestError(f"{role} argument: expected {fn_type.parameter}, got {actual}")
         return await self.executor.create_call(fn, arg)
 
     async def _select(self, request) -> executor_base.ExecutorValue:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import itertools
 import queue
 import threading
@@ -185,6 +186,12 @@ class _Stream:
         )
         self._reader.start()
 
+    @property
+    def error(self) -> Optional[Exception]:
+        """Why the session ended, once it has (None while it goes on)."""
+        with self._lock:
+            return self._error
+
     def send(self, request_id: int, data: bytes) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -290,17 +297,43 @@ class RemoteExecutor(executor_base.Executor):
         self._limit_owner = "max_message_mb on the driver"
         self._ids = itertools.count(1)
         self._stream: Optional[_Stream] = None
-        self._opening: Optional[asyncio.Future] = None
+        self._opening: Optional[concurrent.futures.Future] = None
+        self._open_lock = threading.Lock()
 
     def _lost(self, detail: str) -> executor_errors.WorkerLostError:
         return executor_errors.WorkerLostError(self.address, detail)
 
+    @property
+    def broken(self) -> bool:
+        """Whether the session failed to open or has ended; its requests would fail."""
+        with self._open_lock:
+            opening = self._opening
+        if opening is None:
+            return False
+        if opening.done() and (opening.cancelled() or opening.exception() is not None):
+            return True
+        stream = self._stream
+        return stream is not None and stream.error is not None
+
     async def _session(self) -> _Stream:
-        if self._opening is None:
-            self._opening = asyncio.ensure_future(self._open())
-            # Read a failure even when every request that waited for it was cancelled.
-            self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return await asyncio.shield(self._opening)
+        # A thread-safe future, so that calls on other event loops (other threads, or a
+        # later call's loop) share one session.
+        with self._open_lock:
+            opening, owner = self._opening, self._opening is None
+            if owner:
+                opening = self._opening = concurrent.futures.Future()
+        if owner:
+            try:
+                stream = await self._open()
+            except BaseException as error:
+                opening.set_exception(error)
+                raise
+            opening.set_result(stream)
+            return stream
+        if not opening.done():
+            # Shielded: a waiter that is cancelled must not cancel the opening.
+            await asyncio.shield(asyncio.wrap_future(opening))
+        return opening.result()
 
     async def _open(self) -> _Stream:
         self._stream = _Stream(self._channel, self.address, self._metadata, self._lost)
@@ -362,19 +395,44 @@ class RemoteExecutor(executor_base.Executor):
             )
         return value.ref
 
-    async def create_value(self, value, type_spec):
+    async def _send_value(self, fill, value, type_spec) -> executor_pb2.ExecuteResponse:
+        """Sends the request `fill(request)` makes with `value` written into the
+        `Value` it returns: tensors the worker was sent before as their keys, all of
+        them in full if the worker no longer holds one."""
         stream = await self._session()
         sent = _sent_keys(self.address)
         request = _Request(id=next(self._ids))
-        keys = value_serialization.write_value(request.create_value.value, value, type_spec, sent)
+        keys = value_serialization.write_value(fill(request), value, type_spec, sent)
         response = await self._send(stream, request)
         if _not_cached(response):
             request = _Request(id=next(self._ids))
-            value_serialization.write_value(request.create_value.value, value, type_spec)
+            value_serialization.write_value(fill(request), value, type_spec)
             response = await self._send(stream, request)
-        value_ref = self._value_ref(self._check(response))
+        response = self._check(response)
         sent.add(keys)
-        return value_ref
+        return response
+
+    async def create_value(self, value, type_spec):
+        fill = lambda request: request.create_value.value  # noqa: E731
+        return self._value_ref(await self._send_value(fill, value, type_spec))
+
+    async def evaluate(self, fn: RemoteValue, value: Any = None) -> Any:
+        """Calls `fn` on `value` (sent along, of `fn`'s parameter type) in one round trip.
+
+        Nothing is kept in the session: the computed result comes back at once.
+        """
+        function = self._check_own(fn)
+        parameter = fn.type_signature.parameter
+
+        def fill(request):
+            request.evaluate.function = function
+            return request.evaluate.argument
+
+        if parameter is None:
+            response = await self._request(lambda r: setattr(r.evaluate, "function", function))
+        else:
+            response = await self._send_value(fill, value, parameter)
+        return self._materialize(response)
 
     async def create_call(self, fn, arg=None):
         function = self._check_own(fn)
@@ -409,6 +467,10 @@ class RemoteExecutor(executor_base.Executor):
     async def compute(self, value: RemoteValue) -> Any:
         ref = self._check_own(value)
         response = await self._request(lambda r: setattr(r.compute, "value", ref))
+        return self._materialize(response)
+
+    @staticmethod
+    def _materialize(response: executor_pb2.ExecuteResponse) -> Any:
         computed, type_spec = value_serialization.deserialize_value(response.computed)
         return value_serialization.materialize(computed, type_spec)
 
@@ -420,7 +482,7 @@ class RemoteExecutor(executor_base.Executor):
 
     def close(self) -> None:
         """Ends the session; the worker drops everything it held for it."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-        self._opening = None
+        with self._open_lock:
+            stream, self._stream, self._opening = self._stream, None, None
+        if stream is not None:
+            stream.close()

@@ -61,15 +61,37 @@ class CompiledFunction:
                 name="",
             )
 
-        self._fn = tf.function(imported, autograph=False).get_concrete_function(
-            *_placeholder_specs(graph_def, input_names)
-        )
+        self._specs = _placeholder_specs(graph_def, input_names)
+        self._fn = tf.function(imported, autograph=False).get_concrete_function(*self._specs)
         self._has_outputs = bool(output_names)
 
-    def flat_call(self, flat_inputs: List[tf.Tensor]) -> List[tf.Tensor]:
+    def flat_call(self, flat_inputs: List[Any]) -> List[tf.Tensor]:
+        """Calls the function on its flat inputs (tensors, or values that convert to them).
+
+        The concrete function is called directly: matching inputs to its signature costs
+        more than a small block's whole run.
+
+        Raises:
+          TypeError: if an input does not fit the graph's placeholder.
+        """
         if not self._has_outputs:
             return []
-        outputs = self._fn(*flat_inputs)
+        tensors = []
+        for value, spec in zip(flat_inputs, self._specs):
+            if not isinstance(value, tf.Tensor):
+                value = tf.convert_to_tensor(value, spec.dtype)
+            if value.dtype != spec.dtype or not spec.shape.is_compatible_with(value.shape):
+                raise TypeError(
+                    f"input {len(tensors)} of {self.type_signature}: expected "
+                    f"{spec.dtype.name}{spec.shape}, got {value.dtype.name}{value.shape}"
+                )
+            tensors.append(value)
+        if len(tensors) != len(self._specs):
+            raise TypeError(
+                f"{self.type_signature}: expected {len(self._specs)} inputs, got {len(tensors)}"
+            )
+        fn = self._fn
+        outputs = fn._call_flat(tensors, fn.captured_inputs)  # noqa: SLF001
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
     def __call__(self, argument: Any) -> Any:

@@ -47,7 +47,7 @@ class Value(_message.Message):
     def __init__(self, type: _Optional[_Union[_computation_pb2.Type, _Mapping]] = ..., tensor: _Optional[bytes] = ..., struct: _Optional[_Union[Value.Struct, _Mapping]] = ..., sequence: _Optional[_Union[Value.Sequence, _Mapping]] = ..., federated: _Optional[_Union[Value.Federated, _Mapping]] = ..., computation: _Optional[_Union[_computation_pb2.Computation, _Mapping]] = ..., cache_key: _Optional[bytes] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("id", "create_value", "create_call", "create_struct", "create_selection", "compute", "dispose", "configure")
+    __slots__ = ("id", "create_value", "create_call", "create_struct", "create_selection", "compute", "dispose", "configure", "evaluate")
     class CreateValue(_message.Message):
         __slots__ = ("value",)
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,13 @@ class ExecuteRequest(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         value: int
         def __init__(self, value: _Optional[int] = ...) -> None: ...
+    class Evaluate(_message.Message):
+        __slots__ = ("function", "argument")
+        FUNCTION_FIELD_NUMBER: _ClassVar[int]
+        ARGUMENT_FIELD_NUMBER: _ClassVar[int]
+        function: int
+        argument: Value
+        def __init__(self, function: _Optional[int] = ..., argument: _Optional[_Union[Value, _Mapping]] = ...) -> None: ...
     class Dispose(_message.Message):
         __slots__ = ("value",)
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +111,7 @@ class ExecuteRequest(_message.Message):
     COMPUTE_FIELD_NUMBER: _ClassVar[int]
     DISPOSE_FIELD_NUMBER: _ClassVar[int]
     CONFIGURE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATE_FIELD_NUMBER: _ClassVar[int]
     id: int
     create_value: ExecuteRequest.CreateValue
     create_call: ExecuteRequest.CreateCall
@@ -112,7 +120,8 @@ class ExecuteRequest(_message.Message):
     compute: ExecuteRequest.Compute
     dispose: ExecuteRequest.Dispose
     configure: ExecuteRequest.Configure
-    def __init__(self, id: _Optional[int] = ..., create_value: _Optional[_Union[ExecuteRequest.CreateValue, _Mapping]] = ..., create_call: _Optional[_Union[ExecuteRequest.CreateCall, _Mapping]] = ..., create_struct: _Optional[_Union[ExecuteRequest.CreateStruct, _Mapping]] = ..., create_selection: _Optional[_Union[ExecuteRequest.CreateSelection, _Mapping]] = ..., compute: _Optional[_Union[ExecuteRequest.Compute, _Mapping]] = ..., dispose: _Optional[_Union[ExecuteRequest.Dispose, _Mapping]] = ..., configure: _Optional[_Union[ExecuteRequest.Configure, _Mapping]] = ...) -> None: ...
+    evaluate: ExecuteRequest.Evaluate
+    def __init__(self, id: _Optional[int] = ..., create_value: _Optional[_Union[ExecuteRequest.CreateValue, _Mapping]] = ..., create_call: _Optional[_Union[ExecuteRequest.CreateCall, _Mapping]] = ..., create_struct: _Optional[_Union[ExecuteRequest.CreateStruct, _Mapping]] = ..., create_selection: _Optional[_Union[ExecuteRequest.CreateSelection, _Mapping]] = ..., compute: _Optional[_Union[ExecuteRequest.Compute, _Mapping]] = ..., dispose: _Optional[_Union[ExecuteRequest.Dispose, _Mapping]] = ..., configure: _Optional[_Union[ExecuteRequest.Configure, _Mapping]] = ..., evaluate: _Optional[_Union[ExecuteRequest.Evaluate, _Mapping]] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
     __slots__ = ("id", "value_ref", "computed", "error", "ack", "configured")

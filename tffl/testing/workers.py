@@ -184,17 +184,18 @@ class InProcessWorker:
 
     Args:
       max_concurrency: for the local executor stack of each session.
+      port: the port to listen on (0 picks a free one).
       **service_args: for `ExecutorService` (`auth_token`, `max_message_bytes`).
     """
 
-    def __init__(self, max_concurrency: int = 2, **service_args):
+    def __init__(self, max_concurrency: int = 2, port: int = 0, **service_args):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self.factory = executor_stacks.LocalExecutorFactory(max_concurrency)
         self.service = executor_service.ExecutorService(self.factory, **service_args)
         self._server, self.port = self._run(
-            executor_service.start_server(self.service, "127.0.0.1:0")
+            executor_service.start_server(self.service, f"127.0.0.1:{port}")
         )
 
     @property
