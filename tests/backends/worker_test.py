@@ -174,8 +174,25 @@ class TestSecureWorker:
         assert answers[1].error.code == grpc.StatusCode.NOT_FOUND.value[0]
         assert answers[1].error.message == f"not cached: {cached.key.hex()}"
 
-    def test_exits_with_status_0_on_sigterm(self, secure_worker):
+    def test_exits_with_status_0_on_sigterm_ending_a_kept_session_at_once(
+        self, secure_worker, certificate
+    ):
+        # A lowered call leaves its session open for the next call.
+        seen = len(secure_worker.lines)
+        context = _secure_context(secure_worker, certificate)
+        with context_stack.install(context):
+            assert doubled_total([1, 2]) == np.int32(6)
+        secure_worker.wait_for_line(r"started: num_clients=None$")
+        (kept,) = [
+            line for line in list(secure_worker.lines)[seen:] if "started: num_clients=None" in line
+        ]
+        session = kept.split("] ")[1].split(" ")[1]
+
         assert secure_worker.stop() == 0
+
+        # Ended when the worker began stopping, not after the 5 s grace period.
+        ended = secure_worker.wait_for_line(rf"session {session} ended ")
+        assert re.search(r"ended \(the worker is stopping\): 3 requests, 0\.\d\d s$", ended)
         assert secure_worker.lines[-1].endswith("] stopped")
         assert any("stopping (grace 5.0 s)" in line for line in secure_worker.lines)
 

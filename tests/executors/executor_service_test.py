@@ -171,6 +171,22 @@ class TestSession:
         assert sent.tolist() == by_key.tolist() == (-vector).tolist()
         session.close()
 
+    def test_drain_ends_an_idle_session_and_refuses_new_ones_without_an_error(self):
+        draining = workers.InProcessWorker()
+        try:
+            with grpc.insecure_channel(draining.address) as channel:
+                idle = Session(channel)
+                assert idle.configure(1).WhichOneof("response") == "configured"
+                draining._loop.call_soon_threadsafe(draining.service.drain)
+                # The stream ends with an OK status: no answer, and no error.
+                assert list(idle._responses) == []
+                late = Session(channel)
+                late._requests.put(executor_pb2.ExecuteRequest(id=1).SerializeToString())
+                assert list(late._responses) == []
+                assert draining.service.open_sessions == 0
+        finally:
+            draining.stop()
+
     def test_gives_references_with_their_types(self, channel):
         session = Session(channel)
         session.configure(2)

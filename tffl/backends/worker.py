@@ -104,6 +104,7 @@ async def _serve() -> None:
     )
     await stop.wait()
     logging.info("stopping (grace %.1f s)", _GRACE_S.value)
+    service.drain()
     await server.stop(_GRACE_S.value)
     factory.close()
     logging.info("stopped")

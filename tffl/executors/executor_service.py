@@ -290,10 +290,21 @@ class ExecutorService:
         )
         self._session_ids = itertools.count(1)
         self.open_sessions = 0
+        # Each open session's queue of requests read and not yet taken.
+        self._queues: set = set()
+        self._draining = False
 
     @property
     def requires_token(self) -> bool:
         return self._token is not None
+
+    def drain(self) -> None:
+        """Stops taking requests, before the server stops: every session ends once the
+        requests it has read are answered, an idle one (a driver keeps a session open
+        between calls) at once."""
+        self._draining = True
+        for incoming in list(self._queues):
+            incoming.put_nowait(_DRAIN)
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The method handlers, taking and giving raw bytes (see the module docstring)."""
@@ -359,8 +370,21 @@ class ExecutorService:
             async with write_lock:
                 await context.write(response.SerializeToString())
 
+        # Requests are read by a task of their own into a queue, which `drain()` can
+        # end without interrupting a read of gRPC's (an interrupted read can keep the
+        # call from ending).
+        incoming: asyncio.Queue = asyncio.Queue()
+        reader = asyncio.ensure_future(_read_into(requests, incoming))
+        reader.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._queues.add(incoming)
+        data = None
         try:
-            async for data in requests:
+            if self._draining:
+                return
+            while True:
+                data = await incoming.get()
+                if data is None or data is _DRAIN:
+                    break
                 count += 1
                 request = _parse_request(data)
                 if request is None:
@@ -382,10 +406,18 @@ class ExecutorService:
                 task.add_done_callback(tasks.discard)
             if tasks:
                 await asyncio.gather(*tasks)
+            if data is _DRAIN:
+                outcome = "the worker is stopping"
         except asyncio.CancelledError:
-            outcome = "cancelled by the driver"
-            raise
+            reader.cancel()
+            if not self._draining:
+                outcome = "cancelled by the driver"
+                raise
+            # Cut off when the server's grace ran out: the worker is stopping anyway,
+            # and the stream ends without an error.
+            outcome = "cut off: the worker stopped"
         finally:
+            self._queues.discard(incoming)
             for task in tasks:
                 task.cancel()
             session.close()
@@ -440,6 +472,18 @@ class ExecutorService:
                 "the worker and max_message_mb on the driver)",
             )
         await write(response)
+
+
+_DRAIN = object()
+
+
+async def _read_into(requests, incoming: asyncio.Queue) -> None:
+    """Puts a session's requests into `incoming`, then None when the stream ends."""
+    try:
+        async for data in requests:
+            incoming.put_nowait(data)
+    finally:
+        incoming.put_nowait(None)
 
 
 def _parse_request(data: bytes) -> Optional[executor_pb2.ExecuteRequest]:

@@ -42,6 +42,30 @@ from tffl.types import type_conversions
 from tffl.types import type_errors
 from tffl.types import type_serialization
 
+# Numeric dtypes whose arrays travel as their raw bytes (`tensor_content`), written and
+# read without `tf.make_tensor_proto` and `tf.make_ndarray`, which cost more than the
+# copy for the tens of tensors of a model's weights.
+_RAW_DTYPES = {
+    np.dtype(d): tf.as_dtype(d).as_datatype_enum
+    for d in (
+        np.float16,
+        np.float32,
+        np.float64,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.uint16,
+        np.uint32,
+        np.uint64,
+        np.bool_,
+        np.complex64,
+        np.complex128,
+    )
+}
+_RAW_NUMPY = {enum: dtype for dtype, enum in _RAW_DTYPES.items()}
+
 # DatasetToGraphV2's external_state_policy FAIL: a pipeline with state outside the
 # graph (a Python callback) cannot be rebuilt in another process, so refuse it here.
 _FAIL_ON_EXTERNAL_STATE = 2
@@ -88,7 +112,7 @@ class Cached:
                 if self._data is None:
                     value = self._value
                     array = value.numpy() if isinstance(value, tf.Tensor) else value
-                    self._data = tf.make_tensor_proto(array).SerializeToString()
+                    self._data = tensor_bytes(array)
                     self._value = None
         return self._data
 
@@ -251,7 +275,7 @@ def _fill(
             proto.tensor = value.data
         keys.add(key)
     elif isinstance(type_spec, computation_types.TensorType):
-        proto.tensor = tf.make_tensor_proto(_array(value, type_spec)).SerializeToString()
+        proto.tensor = tensor_bytes(_array(value, type_spec))
     elif isinstance(type_spec, computation_types.StructType):
         try:
             elements = type_conversions.elements_of(value, type_spec)
@@ -278,6 +302,20 @@ def _fill(
         raise type_errors.TypeMismatchError(
             "a tensor, struct, sequence, federated or function type", type_spec, "value"
         )
+
+
+def tensor_bytes(array: Any) -> bytes:
+    """A serialized TensorProto of a numpy value (numeric arrays as their raw bytes)."""
+    dtype = _RAW_DTYPES.get(array.dtype) if isinstance(array, (np.ndarray, np.generic)) else None
+    if dtype is None:
+        return tf.make_tensor_proto(array).SerializeToString()
+    proto = tensor_pb2.TensorProto(
+        dtype=dtype, tensor_content=np.ascontiguousarray(array).tobytes()
+    )
+    dims = proto.tensor_shape.dim
+    for size in array.shape:
+        dims.add(size=size)
+    return proto.SerializeToString()
 
 
 def _array(value: Any, type_spec: computation_types.TensorType) -> np.ndarray:
@@ -549,6 +587,13 @@ def _parse_tensor(
     actual = computation_types.TensorType(dtype, None if shape.rank is None else shape.as_list())
     if not type_spec.is_assignable_from(actual):
         raise type_errors.TypeMismatchError(type_spec, actual, "value")
+    raw = _RAW_NUMPY.get(tensor.dtype)
+    if raw is not None and tensor.tensor_content and shape.is_fully_defined():
+        content = tensor.tensor_content
+        if len(content) != raw.itemsize * shape.num_elements():
+            raise ValueError(f"a malformed {actual} tensor: {len(content)} bytes of content")
+        # A copy: the array outlives the message and may be written to.
+        return np.frombuffer(content, raw).reshape(shape.as_list()).copy(), actual
     try:
         array = tf.make_ndarray(tensor)
     except (TypeError, ValueError) as error:

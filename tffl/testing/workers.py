@@ -206,9 +206,11 @@ class InProcessWorker:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(START_TIMEOUT_S)
 
     def stop(self, grace: Optional[float] = None) -> None:
-        """Stops serving (open sessions end at once, or after `grace` seconds)."""
+        """Stops serving: idle sessions end at once, busy ones when their requests are
+        answered or after `grace` seconds (at once with None)."""
         if self._loop.is_closed():
             return
+        self._loop.call_soon_threadsafe(self.service.drain)
         self._run(self._server.stop(grace))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
