@@ -336,13 +336,13 @@ class RemoteExecutor(executor_base.Executor):
         return opening.result()
 
     async def _open(self) -> _Stream:
-        self._stream = _Stream(self._channel, self.address, self._metadata, self._lost)
+        stream = self._stream = _Stream(self._channel, self.address, self._metadata, self._lost)
         request = _Request(id=next(self._ids))
         if self._num_clients is not None:
             request.configure.num_clients = self._num_clients
         request.configure.max_message_bytes = self._max_message_bytes
         try:
-            response = await self._exchange(self._stream, request)
+            response = await self._exchange(stream, request)
         except executor_errors.WorkerLostError as error:
             # The session never started: the worker did none of the call.
             detail = str(error).partition(": ")[2]
@@ -351,7 +351,7 @@ class RemoteExecutor(executor_base.Executor):
         if 0 < worker_limit < self._limit:
             self._limit = worker_limit
             self._limit_owner = "--max_message_mb on the worker"
-        return self._stream
+        return stream
 
     async def _exchange(self, stream: _Stream, request: _Request):
         return self._check(await self._send(stream, request))
