@@ -6,6 +6,7 @@ datasets that cannot be materialized, run on the composing stack instead.
 
 import collections
 import logging
+import threading
 import time
 
 import numpy as np
@@ -211,6 +212,77 @@ def test_a_worker_restarted_between_rounds_serves_the_next_in_a_new_session():
     got = process.get_model_weights(state)
     for g, e in zip(tf.nest.flatten(got), tf.nest.flatten(expected)):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+@tffl.tf_computation(np.float32)
+def _plus_one(x):
+    return x + 1.0
+
+
+@tffl.tf_computation(np.float32)
+def _doubled(x):
+    return x * 2.0
+
+
+@tffl.federated_computation(tffl.FederatedType(np.float32, tffl.CLIENTS))
+def _sum_plus_one(values):
+    return tffl.federated_sum(tffl.federated_map(_plus_one, values))
+
+
+@tffl.federated_computation(tffl.FederatedType(np.float32, tffl.CLIENTS))
+def _sum_doubled(values):
+    return tffl.federated_sum(tffl.federated_map(_doubled, values))
+
+
+def test_a_session_keeps_at_most_so_many_shard_loops_dropping_the_oldest(caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="tffl.executors.executor_service")
+    monkeypatch.setattr(tffl.backends.sharded_lowering, "_FUNCTIONS_KEPT", 1)
+    worker = workers.InProcessWorker()
+    try:
+        remote = tffl.backends.remote.create_context([worker.address])
+        with context_stack.install(remote):
+            results = [
+                _sum_plus_one([1.0, 2.0, 3.0]),
+                _sum_doubled([1.0, 2.0, 3.0]),
+                _sum_plus_one([4.0, 5.0]),
+            ]
+        remote.pool.close()
+        _wait_until(lambda: worker.service.open_sessions == 0)
+    finally:
+        worker.stop()
+
+    assert results == [np.float32(9.0), np.float32(12.0), np.float32(11.0)]
+    assert remote.sharded.lowered_calls == 3
+    # Configure; then per call: the shard loop created, the other one disposed (from the
+    # second call on), and the Evaluate: 1 + 2 + 3 + 3.
+    (ended,) = [r.getMessage() for r in caplog.records if " ended " in r.getMessage()]
+    assert ": 9 requests, " in ended
+
+
+def test_calls_from_several_threads_share_one_session_per_worker():
+    in_process = [workers.InProcessWorker() for _ in range(2)]
+    results = {}
+    try:
+        remote = tffl.backends.remote.create_context([w.address for w in in_process])
+
+        def call(start):
+            with context_stack.install(remote):
+                results[start] = _sum_plus_one([float(start + i) for i in range(5)])
+
+        threads = [threading.Thread(target=call, args=(start,)) for start in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        sessions = [w.service.open_sessions for w in in_process]
+    finally:
+        for worker in in_process:
+            worker.stop()
+
+    # Σ (start + i + 1) over i < 5 = 5·start + 15.
+    assert results == {start: np.float32(5 * start + 15) for start in range(4)}
+    assert sessions == [1, 1]
+    assert remote.sharded.lowered_calls == 4
 
 
 def test_shuffled_datasets_run_on_the_composing_stack(remote_workers):
