@@ -38,6 +38,7 @@ from typing import Tuple
 
 from google.protobuf import message as protobuf_message
 import grpc
+import numpy as np
 import tensorflow as tf
 
 from tffl.executors import executor_base
@@ -91,6 +92,25 @@ def _version() -> str:
         return importlib.metadata.version("tffl")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+# Values up to this size are read and written on the event loop: a thread hop costs
+# more than the work (a model's weights take about 0.1 ms), and much more while the
+# cores are busy. Larger ones go to a thread, so other sessions' requests are not held up.
+_INLINE_BYTES = MIB
+
+
+def _nbytes(value: Any) -> float:
+    """The bytes of the arrays in a computed value (infinite for anything else)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.nbytes
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (bytes, int, float, bool)):
+        return len(value) if isinstance(value, bytes) else 8
+    return float("inf")
 
 
 class _RequestError(Exception):
@@ -193,19 +213,23 @@ class _Session:
         raise _RequestError(f"request {request.id} names no operation")
 
     async def _create_value(self, value_proto) -> executor_base.ExecutorValue:
+        read = (value_serialization.deserialize_value, value_proto, self.num_clients, self._cache)
         try:
-            value, type_spec = await asyncio.to_thread(
-                value_serialization.deserialize_value, value_proto, self.num_clients, self._cache
-            )
+            if value_proto.ByteSize() <= _INLINE_BYTES:
+                value, type_spec = read[0](*read[1:])
+            else:
+                value, type_spec = await asyncio.to_thread(*read)
         except value_serialization.CacheMiss as error:
             raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
         return await self.executor.create_value(value, type_spec)
 
     async def _computed(self, computed: Any, type_spec: computation_types.Type) -> _Response:
         response = _Response()
-        await asyncio.to_thread(
-            value_serialization.write_value, response.computed, computed, type_spec
-        )
+        write = (value_serialization.write_value, response.computed, computed, type_spec)
+        if _nbytes(computed) <= _INLINE_BYTES:
+            write[0](*write[1:])
+        else:
+            await asyncio.to_thread(*write)
         return response
 
     async def _evaluate(self, request) -> _Response:
