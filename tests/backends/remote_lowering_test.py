@@ -285,6 +285,28 @@ def test_calls_from_several_threads_share_one_session_per_worker():
     assert remote.sharded.lowered_calls == 4
 
 
+def test_a_call_whose_lowered_checks_fail_runs_on_the_composing_stack(remote_workers):
+    F, C = tffl.FederatedType, tffl.CLIENTS
+
+    @tffl.federated_computation(F(np.float32, C), F(np.float32, C))
+    def sum_and_weighted_mean(values, weights):
+        return (
+            tffl.federated_sum(tffl.federated_map(_plus_one, values)),
+            tffl.federated_mean(values, weight=weights),
+        )
+
+    # All weights 0: the lowered program's check fails, so the executors decide.
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, 2))
+
+    with pytest.raises(ValueError) as caught:
+        _run(remote, sum_and_weighted_mean, [1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0])
+
+    assert str(caught.value) == (
+        "federated_mean: the client weights sum to zero (per-worker sums [0.0, 0.0])"
+    )
+    assert remote.sharded.lowered_calls == 0
+
+
 def test_shuffled_datasets_run_on_the_composing_stack(remote_workers):
     process = _fed_avg()
     datasets = _datasets(shuffle=True)

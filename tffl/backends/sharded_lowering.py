@@ -230,13 +230,15 @@ class ShardedLoweredRunner:
         if mode in entry.failed_modes:
             return False, None
         loop = asyncio.get_running_loop()
+        noted = len(served)
         evaluation = _Evaluation(self, program, mode, packed, list(sessions), served, loop)
         try:
             ok, outputs = await asyncio.to_thread(evaluation.run)
         except lowering.NotLowerable as error:
             entry.failed_modes[mode] = str(error)
-            return False, None
+            ok = False
         if not ok:
+            del served[noted:]  # The executor stack runs the call, and notes its own.
             return False, None
         self.lowered_calls += 1
         return True, lowered_execution.unpack(

@@ -97,16 +97,7 @@ def background(awaitable: Awaitable) -> asyncio.Future:
     return task
 
 
-async def gather(*awaitables: Awaitable) -> List[Any]:
-    """`asyncio.gather` that cancels (and waits for) the others when one fails."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+gather = executor_base.gather
 
 
 @dataclasses.dataclass

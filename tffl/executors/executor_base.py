@@ -9,7 +9,10 @@ reference to a value after handing it out, so dropping values frees them.
 from __future__ import annotations
 
 import abc
+import asyncio
 from typing import Any
+from typing import Awaitable
+from typing import List
 from typing import Optional
 from typing import Sequence
 from typing import Tuple
@@ -58,3 +61,19 @@ class Executor(abc.ABC):
 
 class ExecutionError(RuntimeError):
     """A computation failed while it ran."""
+
+
+async def gather(*awaitables: Awaitable) -> List[Any]:
+    """`asyncio.gather` that, when one fails, cancels the others and waits for them.
+
+    A failure then leaves no task running behind the call that raised it (to be
+    destroyed pending, or to fail on a closed event loop, later).
+    """
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

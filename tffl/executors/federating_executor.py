@@ -55,11 +55,11 @@ class FederatingValue(executor_base.ExecutorValue):
         if self.kind == "federated":
             if self._type.placement == _SERVER or self._type.all_equal:
                 return await self.payload[0].compute()
-            return list(await asyncio.gather(*(m.compute() for m in self.payload)))
+            return list(await executor_base.gather(*(m.compute() for m in self.payload)))
         if self.kind == "unplaced":
             return await self.payload.compute()
         if self.kind == "struct":
-            elements = await asyncio.gather(*(v.compute() for v in self.payload))
+            elements = await executor_base.gather(*(v.compute() for v in self.payload))
             return type_conversions.to_container(list(elements), self._type)
         raise TypeError(f"a function of type {self._type} has no value to compute")
 
@@ -168,7 +168,7 @@ class FederatingExecutor(PlacingExecutor):
                 return await work(index, executor)
 
         return list(
-            await asyncio.gather(*(run(i, e) for i, e in enumerate(self._client_executors())))
+            await executor_base.gather(*(run(i, e) for i, e in enumerate(self._client_executors())))
         )
 
     # ------------------------------------------------------------------ interface
@@ -285,7 +285,7 @@ async def _broadcast(ex: FederatingExecutor, arg, result_type):
 async def _client_values(arg: FederatingValue) -> List[Any]:
     if arg.kind != "federated" or arg.type_signature.placement != _CLIENTS:
         raise type_errors.TypeMismatchError("{T}@CLIENTS", arg.type_signature, "aggregation")
-    return list(await asyncio.gather(*(m.compute() for m in arg.payload)))
+    return list(await executor_base.gather(*(m.compute() for m in arg.payload)))
 
 
 def _tree(fn, type_spec, *values):

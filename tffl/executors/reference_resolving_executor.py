@@ -10,7 +10,6 @@ computation that any executor, local or remote, can run.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from typing import Dict
 from typing import Optional
@@ -56,7 +55,7 @@ class ResolvedValue(executor_base.ExecutorValue):
         if isinstance(self._value, executor_base.ExecutorValue):
             return await self._value.compute()
         if isinstance(self._value, list):
-            elements = await asyncio.gather(*(v.compute() for v in self._value))
+            elements = await executor_base.gather(*(v.compute() for v in self._value))
             return type_conversions.to_container(list(elements), self._type)
         raise TypeError(f"a function of type {self._type} has no value to compute")
 
@@ -115,7 +114,7 @@ class ReferenceResolvingExecutor(executor_base.Executor):
             return value.value
         if isinstance(value.value, list):
             names = [n for n, _ in value.type_signature.elements]
-            elements = await asyncio.gather(*(self._embed(v) for v in value.value))
+            elements = await executor_base.gather(*(self._embed(v) for v in value.value))
             return await self._target.create_struct(list(zip(names, elements)))
         block = await self._close(value.value)
         return await self._target.create_value(block, block.type_signature)
@@ -157,7 +156,9 @@ class ReferenceResolvingExecutor(executor_base.Executor):
             source = await self._evaluate(block.source, scope)
             return await self.create_selection(source, block.index)
         if isinstance(block, bb.Struct):
-            elements = await asyncio.gather(*(self._evaluate(v, scope) for _, v in block.elements))
+            elements = await executor_base.gather(
+                *(self._evaluate(v, scope) for _, v in block.elements)
+            )
             return ResolvedValue(list(elements), block.type_signature)
         if isinstance(block, bb.Call):
             fn = await self._evaluate(block.function, scope)
