@@ -23,6 +23,7 @@ from tensorflow.python.eager import context as eager_context
 
 from tffl.compiler import building_blocks as bb
 from tffl.compiler import intrinsic_defs
+from tffl.compiler import lowering
 from tffl.core import computation_impl
 from tffl.executors import executor_base
 from tffl.executors import value_conversions
@@ -64,6 +65,7 @@ class CompiledFunction:
         self._specs = _placeholder_specs(graph_def, input_names)
         self._fn = tf.function(imported, autograph=False).get_concrete_function(*self._specs)
         self._has_outputs = bool(output_names)
+        self._name = f"the TensorFlow block of type {self.type_signature}"
 
     def flat_call(self, flat_inputs: List[Any]) -> List[tf.Tensor]:
         """Calls the function on its flat inputs (tensors, or values that convert to them).
@@ -76,22 +78,7 @@ class CompiledFunction:
         """
         if not self._has_outputs:
             return []
-        tensors = []
-        for value, spec in zip(flat_inputs, self._specs):
-            if not isinstance(value, tf.Tensor):
-                value = tf.convert_to_tensor(value, spec.dtype)
-            if value.dtype != spec.dtype or not spec.shape.is_compatible_with(value.shape):
-                raise TypeError(
-                    f"input {len(tensors)} of {self.type_signature}: expected "
-                    f"{spec.dtype.name}{spec.shape}, got {value.dtype.name}{value.shape}"
-                )
-            tensors.append(value)
-        if len(tensors) != len(self._specs):
-            raise TypeError(
-                f"{self.type_signature}: expected {len(self._specs)} inputs, got {len(tensors)}"
-            )
-        fn = self._fn
-        outputs = fn._call_flat(tensors, fn.captured_inputs)  # noqa: SLF001
+        outputs = lowering.call_concrete(self._fn, self._specs, flat_inputs, self._name)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
     def __call__(self, argument: Any) -> Any:
