@@ -24,6 +24,7 @@ With a token, every call must carry
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import importlib.metadata
 import itertools
@@ -213,23 +214,27 @@ class _Session:
         raise _RequestError(f"request {request.id} names no operation")
 
     async def _create_value(self, value_proto) -> executor_base.ExecutorValue:
-        read = (value_serialization.deserialize_value, value_proto, self.num_clients, self._cache)
+        def read():
+            return value_serialization.deserialize_value(value_proto, self.num_clients, self._cache)
+
         try:
             if value_proto.ByteSize() <= _INLINE_BYTES:
-                value, type_spec = read[0](*read[1:])
+                value, type_spec = read()
             else:
-                value, type_spec = await asyncio.to_thread(*read)
+                value, type_spec = await asyncio.to_thread(read)
         except value_serialization.CacheMiss as error:
             raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
         return await self.executor.create_value(value, type_spec)
 
     async def _computed(self, computed: Any, type_spec: computation_types.Type) -> _Response:
         response = _Response()
-        write = (value_serialization.write_value, response.computed, computed, type_spec)
+        write = functools.partial(
+            value_serialization.write_value, response.computed, computed, type_spec
+        )
         if _nbytes(computed) <= _INLINE_BYTES:
-            write[0](*write[1:])
+            write()
         else:
-            await asyncio.to_thread(*write)
+            await asyncio.to_thread(write)
         return response
 
     async def _evaluate(self, request) -> _Response:
@@ -404,6 +409,7 @@ class ExecutorService:
         data = None
         try:
             if self._draining:
+                outcome = "the worker is stopping"
                 return
             while True:
                 data = await incoming.get()
