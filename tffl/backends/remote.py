@@ -264,7 +264,14 @@ async def invoke_with_retries(
 class _RetriedInvocation:
     """What the sync and async remote contexts share: retries and sharded lowering."""
 
-    def _set_up(self, factory: RemoteExecutorFactory, retries: int, lowering: bool) -> None:
+    def __init__(
+        self,
+        factory: RemoteExecutorFactory,
+        num_clients: Optional[int] = None,
+        retries: int = 1,
+        lowering: bool = True,
+    ):
+        super().__init__(factory, num_clients)  # The sync or async context's own.
         self.pool = factory.pool
         self.retries = retries
         self.sharded = sharded_lowering.ShardedLoweredRunner() if lowering else None
@@ -278,29 +285,9 @@ class _RetriedInvocation:
 class RemoteExecutionContext(_RetriedInvocation, execution_context.ExecutionContext):
     """Runs computations synchronously on remote workers, with retries."""
 
-    def __init__(
-        self,
-        factory: RemoteExecutorFactory,
-        num_clients: Optional[int] = None,
-        retries: int = 1,
-        lowering: bool = True,
-    ):
-        super().__init__(factory, num_clients)
-        self._set_up(factory, retries, lowering)
-
 
 class AsyncRemoteExecutionContext(_RetriedInvocation, execution_context.AsyncExecutionContext):
     """Returns a coroutine per call, run on remote workers with retries."""
-
-    def __init__(
-        self,
-        factory: RemoteExecutorFactory,
-        num_clients: Optional[int] = None,
-        retries: int = 1,
-        lowering: bool = True,
-    ):
-        super().__init__(factory, num_clients)
-        self._set_up(factory, retries, lowering)
 
 
 def _addresses(workers: Union[str, Sequence[str]]) -> List[str]:
