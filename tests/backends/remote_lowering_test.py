@@ -285,6 +285,54 @@ def test_calls_from_several_threads_share_one_session_per_worker():
     assert remote.sharded.lowered_calls == 4
 
 
+@tffl.tf_computation
+def _draw():
+    return tf.random.uniform([], 1.0, 2.0)
+
+
+@tffl.tf_computation(np.float32, np.float32)
+def _scaled(x, factor):
+    return x * factor
+
+
+@tffl.federated_computation(tffl.FederatedType(np.float32, tffl.CLIENTS))
+def _two_loops(values):
+    factor = tffl.federated_eval(_draw, tffl.SERVER)
+
+    def scaled_sum(scale):
+        scaled = tffl.federated_map(
+            _scaled, tffl.federated_zip([values, tffl.federated_broadcast(scale)])
+        )
+        return tffl.federated_sum(scaled)
+
+    first = scaled_sum(factor)
+    return factor, first, scaled_sum(first)
+
+
+def test_two_client_loops_run_between_driver_stages_that_draw_randoms_once():
+    in_process = [workers.InProcessWorker() for _ in range(2)]
+    try:
+        remote = tffl.backends.remote.create_context([w.address for w in in_process])
+        with context_stack.install(remote):
+            factor, first, second = _two_loops([1.0, 2.0, 3.0, 4.0])
+    finally:
+        for worker in in_process:
+            worker.stop()
+
+    def scaled_sum(scale):
+        # Each worker sums its two clients from zero; the driver adds the two sums.
+        f32 = np.float32
+        return (f32(0) + f32(1) * scale + f32(2) * scale) + (
+            f32(0) + f32(3) * scale + f32(4) * scale
+        )
+
+    # The factor the clients were sent is the one returned: it was drawn once.
+    assert 1.0 <= factor < 2.0
+    assert first == scaled_sum(factor)
+    assert second == scaled_sum(first)
+    assert remote.sharded.lowered_calls == 1
+
+
 def test_a_call_whose_lowered_checks_fail_runs_on_the_composing_stack(remote_workers):
     F, C = tffl.FederatedType, tffl.CLIENTS
 

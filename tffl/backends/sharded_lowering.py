@@ -135,6 +135,7 @@ class _ShardLoop:
         )
         self.key = hashlib.sha256(self.block.proto.SerializeToString()).digest()
         self.structure = structure[-1]
+        self.output_specs = [tf.TensorSpec(o.shape, o.dtype) for o in concrete.outputs]
 
 
 class WorkerSession:
@@ -229,11 +230,10 @@ class ShardedLoweredRunner:
             return False, None  # Datasets as variants cannot cross to a worker.
         if mode in entry.failed_modes:
             return False, None
-        loop = asyncio.get_running_loop()
         noted = len(served)
-        evaluation = _Evaluation(self, program, mode, packed, list(sessions), served, loop)
+        evaluation = _Evaluation(self, program, mode, packed, list(sessions), served)
         try:
-            ok, outputs = await asyncio.to_thread(evaluation.run)
+            ok, outputs = await evaluation.run()
         except lowering.NotLowerable as error:
             entry.failed_modes[mode] = str(error)
             ok = False
@@ -245,16 +245,33 @@ class ShardedLoweredRunner:
             outputs, program.type_signature.result, packed.num_clients
         )
 
-    def shard_loop(self, program, mode: str, level: int, evaluator) -> _ShardLoop:
+    def shard_loop(self, program, mode: str, level: int) -> _ShardLoop:
         """The program's shard loop of `level`, traced on first use (kept with the program)."""
         key = ("shard_loop", mode, level)
         with self._lock:
             found = program.derived.get(key)
         if found is None:
+            evaluator = client_loops.Evaluator(program, mode, None, [])
             group = evaluator.loop_group(level)
             found = _ShardLoop(program, mode, group, evaluator.loop_server_nodes(group))
             with self._lock:
-                program.derived[key] = found
+                found = program.derived.setdefault(key, found)
+        return found
+
+    def stage(self, program, mode: str, index: int) -> "_Stage":
+        """The program's driver stage `index`, traced on first use (kept with the program;
+        stage `index - 1` must exist)."""
+        key = ("stage", mode, index)
+        with self._lock:
+            found = program.derived.get(key)
+        if found is None:
+            previous = None
+            if index:
+                with self._lock:
+                    previous = program.derived[("stage", mode, index - 1)]
+            found = _Stage(self, program, mode, previous)
+            with self._lock:
+                found = program.derived.setdefault(key, found)
         return found
 
 
@@ -272,15 +289,137 @@ class _Bound:
         )
 
 
-class _Evaluation:
-    """One call: the driver's eager evaluation, with client loops sent to the workers."""
+class _Stop(Exception):
+    """Ends a stage's trace at the client loop that the workers run next."""
 
-    def __init__(self, runner, program, mode, packed, sessions, served, loop):
+    def __init__(self, level: int, values: List[tf.Tensor]):
+        super().__init__(level)
+        self.level = level
+        self.values = values
+
+
+class _Stage:
+    """The driver's part of a call up to a client loop, or from one on, as one TF function.
+
+    A call runs as stages and client loops in turn: stage 0, loop 0 on the workers,
+    stage 1, and so on; the last stage gives the result. Stage `k` takes the call's
+    flat inputs, every tensor value stage `k - 1` computed (`carried`, so that no
+    server value is computed twice, random ones included) and the states of loop
+    `k - 1` (the shards' partial states, merged). It finishes those, then evaluates
+    on until the next client loop, whose server values it returns with what it
+    carries on.
+
+    Its outputs are `[ok] + outputs` for the last stage, else `[ok] + the loop's
+    server values + carried values`; `ok` is false when a check failed (weights
+    summing to zero).
+    """
+
+    def __init__(self, runner, program, mode: str, previous: "Optional[_Stage]"):
+        inputs = program.input_specs(mode)
+        carried_in = [] if previous is None else previous.carried
+        carried_specs = [] if previous is None else previous.carried_specs
+        loop_in = None if previous is None else previous.loop
+        merged_specs = [] if loop_in is None else loop_in.output_specs
+        found: dict = {}
+
+        def stage(*flat):
+            flat = list(flat)
+            given, flat = flat[: len(inputs)], flat[len(inputs) :]
+            carried_flat, merged = flat[: len(carried_specs)], flat[len(carried_specs) :]
+            loops_seen = []
+
+            def loops(evaluator, level, group):
+                loops_seen.append(level)
+                if loop_in is not None and len(loops_seen) == 1:
+                    return tf.nest.pack_sequence_as(loop_in.structure, merged)
+                if [id(a) for a in evaluator.loop_group(level)] != [id(a) for a in group]:
+                    raise lowering.NotLowerable("a client loop over part of its level")
+                nodes = evaluator.loop_server_nodes(group)
+                values = [
+                    leaf
+                    for node in nodes
+                    for leaf in dataflow.flatten(evaluator.server(node), node.type_spec)
+                ]
+                raise _Stop(level, values)
+
+            evaluator = client_loops.Evaluator.from_flat(program, mode, given, loops)
+            evaluator.restore(_unflatten_carried(carried_in, carried_flat))
+            try:
+                outputs = evaluator.outputs(program.result)
+            except _Stop as stop:
+                found["level"] = stop.level
+                carried = [
+                    (kind, key, value)
+                    for kind, key, value in evaluator.computed()
+                    if all(isinstance(t, tf.Tensor) for t in tf.nest.flatten(value))
+                ]
+                found["carried"] = [
+                    (kind, key, tf.nest.map_structure(lambda _: None, value))
+                    for kind, key, value in carried
+                ]
+                found["num_values"] = len(stop.values)
+                outputs = stop.values + [t for _, _, v in carried for t in tf.nest.flatten(v)]
+            ok = tf.reduce_all(tf.stack([tf.constant(True)] + evaluator.checks))
+            return [ok] + list(outputs)
+
+        specs = inputs + carried_specs + merged_specs
+        self._specs = specs
+        self._concrete = tf.function(stage, autograph=False).get_concrete_function(*specs)
+        # The next client loop (None for the last stage), and what goes on to the next stage.
+        self.loop: Optional[_ShardLoop] = None
+        self.num_values = found.get("num_values", 0)
+        self.carried: List[Tuple[str, int, Any]] = found.get("carried", [])
+        self.carried_specs: List[tf.TensorSpec] = []
+        if "level" in found:
+            self.loop = runner.shard_loop(program, mode, found["level"])
+            self.carried_specs = [
+                tf.TensorSpec(t.shape, t.dtype)
+                for t in self._concrete.outputs[1 + self.num_values :]
+            ]
+
+    def call(self, flat: List[Any]) -> Tuple[bool, List[tf.Tensor], List[tf.Tensor]]:
+        """`(ok, loop's server values or the result, carried values)`."""
+        outputs = lowering.call_concrete(self._concrete, self._specs, flat, "driver stage")
+        values = outputs[1 : 1 + self.num_values] if self.loop is not None else outputs[1:]
+        carried = outputs[1 + self.num_values :] if self.loop is not None else []
+        return bool(outputs[0]), values, carried
+
+
+def _unflatten_carried(carried, flat: List[tf.Tensor]) -> List[Tuple[str, int, Any]]:
+    leaves = iter(flat)
+    return [
+        (kind, key, tf.nest.map_structure(lambda _: next(leaves), structure))
+        for kind, key, structure in carried
+    ]
+
+
+def _merged(program, mode: str, loop: _ShardLoop, partials: List[List[Any]]) -> List[Any]:
+    """The loop's states merged across the shards' flat partial states, in worker order.
+
+    This runs eagerly, on the numpy values the workers sent: sums add as written,
+    `((s0 + s1) + s2)`. Inside a graph, Grappler would collapse the chain into one
+    `AddN`, whose order of addition is its own.
+    """
+    evaluator = client_loops.Evaluator(program, mode, None, [])
+    states = [tf.nest.pack_sequence_as(loop.structure, partial) for partial in partials]
+    merged = states[0]
+    with np.errstate(over="ignore"):  # Integers wrap around, as in TensorFlow.
+        for state in states[1:]:
+            merged = [
+                evaluator.merge(aggregate, a, b)
+                for aggregate, a, b in zip(loop.group, merged, state)
+            ]
+    return tf.nest.flatten(merged)
+
+
+class _Evaluation:
+    """One call: the driver's stages, with client loops sent to the workers in between."""
+
+    def __init__(self, runner, program, mode, packed, sessions, served):
         self._runner = runner
         self._program = program
         self._mode = mode
         self._packed = packed
-        self._loop = loop
         num_clients = packed.num_clients or 0
         sizes = composing_executor.shard_sizes(num_clients, len(sessions))
         self._shards: List[Tuple[range, WorkerSession]] = []
@@ -291,24 +430,25 @@ class _Evaluation:
                 served.append(session.address)
                 start += size
 
-    def run(self) -> Tuple[bool, List[tf.Tensor]]:
-        flat = self._packed.inputs(self._mode)
-        evaluator = client_loops.Evaluator.from_flat(
-            self._program, self._mode, [tf.convert_to_tensor(v) for v in flat], self._loops
-        )
-        outputs = evaluator.outputs(self._program.result)
-        ok = all(bool(check) for check in evaluator.checks)
-        return ok, outputs
+    async def run(self) -> Tuple[bool, List[tf.Tensor]]:
+        """`(ok, flat outputs)`; not ok when a check failed (the executor stack runs it)."""
+        inputs = self._packed.inputs(self._mode)
+        carried: List[tf.Tensor] = []
+        merged: List[Any] = []
+        index = 0
+        while True:
+            stage = self._runner.stage(self._program, self._mode, index)
+            ok, values, carried = stage.call(inputs + carried + merged)
+            if not ok or stage.loop is None:
+                return ok, values
+            merged = await self._run_loop(stage.loop, values)
+            index += 1
+            if index > len(self._program.aggregates):
+                raise lowering.NotLowerable("driver stages that do not reach the result")
 
-    def _loops(self, evaluator, level: int, group) -> List[Any]:
-        shard_loop = self._runner.shard_loop(self._program, self._mode, level, evaluator)
-        if [id(a) for a in shard_loop.group] != [id(a) for a in group]:
-            raise lowering.NotLowerable("a client loop that differs between calls")
-        server_values = [
-            np.asarray(leaf)
-            for node in shard_loop.server_nodes
-            for leaf in dataflow.flatten(evaluator.server(node), node.type_spec)
-        ]
+    async def _run_loop(self, shard_loop: _ShardLoop, server_values) -> List[Any]:
+        """The client loop's states, flat: the shards' partial states merged."""
+        server_values = [np.asarray(v) for v in server_values]
         positions = shard_loop.client_positions
         client_values = self._packed.client_inputs(self._mode, positions)
         unchanging = self._packed.unchanging_client_inputs(self._mode, positions)
@@ -324,19 +464,5 @@ class _Evaluation:
             )
             for clients, session in self._shards
         ]
-        partials = asyncio.run_coroutine_threadsafe(_gather(calls), self._loop).result()
-        states = [
-            tf.nest.pack_sequence_as(shard_loop.structure, [tf.constant(v) for v in partial])
-            for partial in partials
-        ]
-        merged = states[0]
-        for state in states[1:]:
-            merged = [
-                evaluator.merge(aggregate, a, b)
-                for aggregate, a, b in zip(shard_loop.group, merged, state)
-            ]
-        return merged
-
-
-async def _gather(calls):
-    return await asyncio.gather(*calls)
+        partials = await asyncio.gather(*calls)
+        return _merged(self._program, self._mode, shard_loop, partials)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Tuple
 
 import tensorflow as tf
 
@@ -44,6 +45,8 @@ class Evaluator:
         self.num_clients = num_clients
         self.checks: List[tf.Tensor] = []
         self._server_values: Dict[int, Any] = {}
+        # Calls and aggregates evaluated or restored, in order (`computed`).
+        self._computed_keys: Dict[int, None] = {}
         self._collected: Dict[int, List[tf.Tensor]] = {}
         self._inputs = inputs
 
@@ -62,6 +65,26 @@ class Evaluator:
         """Gives a server node its value (a shard's loop gets the driver's values)."""
         self._server_values[id(node)] = value
 
+    def computed(self) -> List[Tuple[str, int, Any]]:
+        """What was computed so far, as `(kind, node id, value)`: the values of calls and
+        aggregates (`'server'`) and clients' collected values (`'collected'`).
+
+        Inputs, constants and the structs and selections of computed values are left
+        out: evaluating them again costs nothing.
+        """
+        return [("server", key, self._server_values[key]) for key in self._computed_keys] + [
+            ("collected", key, value) for key, value in self._collected.items()
+        ]
+
+    def restore(self, computed: List[Tuple[str, int, Any]]) -> None:
+        """Takes values that another evaluation of the same program `computed`."""
+        for kind, key, value in computed:
+            if kind == "server":
+                self._server_values[key] = value
+                self._computed_keys[key] = None
+            else:
+                self._collected[key] = value
+
     # Results -------------------------------------------------------------------
 
     def outputs(self, result) -> List[tf.Tensor]:
@@ -77,6 +100,8 @@ class Evaluator:
         key = id(node)
         if key not in self._server_values:
             self._server_values[key] = self._server(node)
+            if isinstance(node, dataflow.Call):
+                self._computed_keys[key] = None
         return self._server_values[key]
 
     def _server(self, node):
@@ -287,6 +312,7 @@ class Evaluator:
             for r, t in zip(result, dataflow.flatten_types(member))
         ]
         self._server_values[id(aggregate)] = dataflow.unflatten(result, member)
+        self._computed_keys[id(aggregate)] = None
 
     def _stacked_value(self, node: dataflow.ClientNode) -> Any:
         """A client value without client work, with a leading client axis on each leaf."""
@@ -381,6 +407,7 @@ class Evaluator:
             zero_type = dataflow.member_type(aggregate.extra["zero"].type_spec)
             accumulator = dataflow.unflatten(list(state), zero_type)
             self._server_values[key] = self.call(aggregate.extra["report"], accumulator)
+            self._computed_keys[key] = None
             return
         if kind in ("sum", "mean", "weighted_mean"):
             result = [
@@ -388,6 +415,7 @@ class Evaluator:
                 for r, t in zip(result, dataflow.flatten_types(member))
             ]
         self._server_values[key] = dataflow.unflatten(list(result), member)
+        self._computed_keys[key] = None
 
     # Functions -----------------------------------------------------------------
 

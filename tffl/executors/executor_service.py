@@ -42,7 +42,10 @@ import grpc
 import numpy as np
 import tensorflow as tf
 
+from tffl.compiler import building_blocks as bb
 from tffl.executors import executor_base
+from tffl.executors import tensorflow_executor
+from tffl.executors import value_conversions
 from tffl.executors import value_serialization
 from tffl.proto import executor_pb2
 from tffl.types import computation_types
@@ -135,6 +138,8 @@ class _Session:
         self._cache = cache
         self._executor: Optional[executor_base.Executor] = None
         self._values: Dict[int, executor_base.ExecutorValue] = {}
+        # The values created from TensorFlow blocks, compiled: `Evaluate` calls them directly.
+        self._compiled: Dict[int, tensorflow_executor.CompiledFunction] = {}
         self._refs = itertools.count(1)
         self.num_clients: Optional[int] = None
         self.max_answer_bytes = max_message_bytes
@@ -148,6 +153,7 @@ class _Session:
 
     def close(self) -> None:
         self._values.clear()
+        self._compiled.clear()
         if self._executor is not None:
             self._executor.close()
             self._executor = None
@@ -170,6 +176,7 @@ class _Session:
     def dispose(self, request: executor_pb2.ExecuteRequest.Dispose) -> _Response:
         for ref in request.value:
             self._values.pop(ref, None)
+            self._compiled.pop(ref, None)
         response = _Response()
         response.ack.SetInParent()
         return response
@@ -191,7 +198,14 @@ class _Session:
     async def answer(self, request: executor_pb2.ExecuteRequest) -> _Response:
         kind = request.WhichOneof("request")
         if kind == "create_value":
-            return self._reference(await self._create_value(request.create_value.value))
+            value, created = await self._create_value(request.create_value.value)
+            response = self._reference(created)
+            if isinstance(value, bb.TensorFlow):
+                # The executor compiled it already: this finds it in the cache.
+                self._compiled[response.value_ref.ref] = tensorflow_executor.FUNCTION_CACHE.get(
+                    value
+                )
+            return response
         if kind == "create_call":
             call = request.create_call
             fn = self._value(call.function, "create_call function")
@@ -213,18 +227,21 @@ class _Session:
             return await self._computed(await value.compute(), value.type_signature)
         raise _RequestError(f"request {request.id} names no operation")
 
-    async def _create_value(self, value_proto) -> executor_base.ExecutorValue:
+    async def _create_value(self, value_proto) -> Tuple[Any, executor_base.ExecutorValue]:
+        """The value the message carries, and as created in the executor."""
+        value, type_spec = await self._read(value_proto)
+        return value, await self.executor.create_value(value, type_spec)
+
+    async def _read(self, value_proto) -> Tuple[Any, computation_types.Type]:
         def read():
             return value_serialization.deserialize_value(value_proto, self.num_clients, self._cache)
 
         try:
             if value_proto.ByteSize() <= _INLINE_BYTES:
-                value, type_spec = read()
-            else:
-                value, type_spec = await asyncio.to_thread(read)
+                return read()
+            return await asyncio.to_thread(read)
         except value_serialization.CacheMiss as error:
             raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
-        return await self.executor.create_value(value, type_spec)
 
     async def _computed(self, computed: Any, type_spec: computation_types.Type) -> _Response:
         response = _Response()
@@ -240,12 +257,38 @@ class _Session:
     async def _evaluate(self, request) -> _Response:
         fn = self._value(request.function, "evaluate function")
         # The function is checked before its argument is read.
-        self._function_type(fn, request.function, "evaluate")
+        fn_type = self._function_type(fn, request.function, "evaluate")
+        compiled = self._compiled.get(request.function)
+        if compiled is not None:
+            return await self._evaluate_compiled(compiled, fn_type, request)
         arg = None
         if request.HasField("argument"):
-            arg = await self._create_value(request.argument)
+            _, arg = await self._create_value(request.argument)
         result = await self._call(fn, request.function, arg, "evaluate")
         return await self._computed(await result.compute(), result.type_signature)
+
+    async def _evaluate_compiled(self, compiled, fn_type, request) -> _Response:
+        """`Evaluate` of a TensorFlow block: reading, the call and writing in one thread hop,
+        without the executor stack (which would give the same result)."""
+        response = _Response()
+
+        def evaluate():
+            argument = None
+            if request.HasField("argument"):
+                argument, arg_type = value_serialization.deserialize_value(
+                    request.argument, self.num_clients, self._cache
+                )
+                self._check_argument(fn_type, arg_type, "evaluate")
+            elif fn_type.parameter is not None:
+                self._check_argument(fn_type, None, "evaluate")
+            result = value_conversions.to_python(compiled(argument), fn_type.result)
+            value_serialization.write_value(response.computed, result, fn_type.result)
+
+        try:
+            await asyncio.to_thread(evaluate)
+        except value_serialization.CacheMiss as error:
+            raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
+        return response
 
     @staticmethod
     def _function_type(fn, ref: int, role: str) -> computation_types.FunctionType:
@@ -258,16 +301,18 @@ class _Session:
 
     async def _call(self, fn, ref: int, arg, role: str) -> executor_base.ExecutorValue:
         fn_type = self._function_type(fn, ref, role)
-        if fn_type.parameter is None and arg is not None:
-            raise _RequestError(
-                f"{role}: the function {fn_type} takes no argument, got {arg.type_signature}"
-            )
-        if fn_type.parameter is not None and (
-            arg is None or not fn_type.parameter.is_assignable_from(arg.type_signature)
-        ):
-            actual = "no argument" if arg is None else arg.type_signature
-            raise _RequestError(f"{role} argument: expected {fn_type.parameter}, got {actual}")
+        self._check_argument(fn_type, None if arg is None else arg.type_signature, role)
         return await self.executor.create_call(fn, arg)
+
+    @staticmethod
+    def _check_argument(fn_type, arg_type, role: str) -> None:
+        if fn_type.parameter is None and arg_type is not None:
+            raise _RequestError(f"{role}: the function {fn_type} takes no argument, got {arg_type}")
+        if fn_type.parameter is not None and (
+            arg_type is None or not fn_type.parameter.is_assignable_from(arg_type)
+        ):
+            actual = "no argument" if arg_type is None else arg_type
+            raise _RequestError(f"{role} argument: expected {fn_type.parameter}, got {actual}")
 
     async def _select(self, request) -> executor_base.ExecutorValue:
         source = self._value(request.source, "create_selection")
