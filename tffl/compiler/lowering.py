@@ -38,6 +38,7 @@ from typing import Callable
 from typing import Dict
 from typing import List
 
+import numpy as np
 import tensorflow as tf
 
 from tffl.compiler import building_blocks as bb
@@ -135,7 +136,9 @@ def call_concrete(concrete, specs: List[tf.TensorSpec], flat: List[Any], what: s
         raise TypeError(f"{what}: expected {len(specs)} inputs, got {len(flat)}")
     tensors = []
     for value, spec in zip(flat, specs):
-        if not isinstance(value, tf.Tensor):
+        if isinstance(value, (np.ndarray, np.generic)) and value.dtype == spec.dtype:
+            value = tf.constant(value)  # Half the cost of `convert_to_tensor`.
+        elif not isinstance(value, tf.Tensor):
             value = tf.convert_to_tensor(value, spec.dtype)
         if value.dtype != spec.dtype or not spec.shape.is_compatible_with(value.shape):
             raise TypeError(
