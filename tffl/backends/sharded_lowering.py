@@ -1,25 +1,27 @@
 """Lowered programs across remote workers: the driver runs the server side, workers the clients.
 
 A computation that lowers (`tffl.compiler.lowering`) runs on a remote context as
-follows. The driver evaluates the program's server nodes itself, eagerly. Each
-client loop (one per level of aggregates) becomes one TensorFlow computation, the
-shard loop: its inputs are the server values the clients read and a shard's
-client inputs (stacked tensors, clients' datasets as padded tensors), its outputs
-the shard's partial aggregates. Every worker runs the shard loop on its
-contiguous block of clients in one call; the driver merges the partials in
-worker order (sums add, weighted means add their totals and weights, aggregates
-`merge`, stacked values concatenate) and finishes them. Aggregates of values that
-need no client work (arguments, broadcasts) reduce on the driver, where the
-values already are.
+follows. Each client loop (one per level of aggregates) becomes one TensorFlow
+computation, the shard loop: its inputs are the server values the clients read
+and a shard's client inputs (stacked tensors, clients' datasets as padded
+tensors), its outputs the shard's partial aggregates. Every worker runs the shard
+loop on its contiguous block of clients in one call; the driver merges the
+partials in worker order (sums add, weighted means add their totals and weights,
+aggregates `merge`, stacked values concatenate). The driver's own work, the
+server side before, between and after the client loops, runs as traced TF
+functions, the stages (`_Stage`): stage 0 up to the first loop, each later stage
+from the merged states of a loop up to the next loop or to the result.
+Aggregates of values that need no client work (arguments, broadcasts) reduce on
+the driver, where the values already are.
 
-A shard loop is traced once per program, input mode and level. Each worker keeps
-one long-lived session for lowered calls (`WorkerSession`), in which a shard loop
-is created once; a round then costs one `Evaluate` request per worker, carrying
-the shard's argument and answered with its partials. A shard of the clients'
-padded datasets goes as a `Cached` tensor, the same wrapper while the same datasets
-are passed again, so a worker is sent it once and then only its key. Datasets that are not
-deterministic cannot be materialized; their calls, like those of computations
-that do not lower, run on the composing executor stack.
+Shard loops and stages are traced once per program and input mode. Each worker
+keeps one long-lived session for lowered calls (`WorkerSession`), in which a shard
+loop is created once; a round then costs one `Evaluate` request per worker,
+carrying the shard's argument and answered with its partials. A shard of the
+clients' padded datasets goes as a `Cached` tensor, the same wrapper while the
+same datasets are passed again, so a worker is sent it once and then only its key.
+Datasets that are not deterministic cannot be materialized; their calls, like
+those of computations that do not lower, run on the composing executor stack.
 """
 
 from __future__ import annotations
