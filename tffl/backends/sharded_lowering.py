@@ -260,13 +260,13 @@ class ShardedLoweredRunner:
                 found = program.derived.setdefault(key, found)
         return found
 
-    def stage(self, program, mode: str, index: int) -> "_Stage":
+    def stage(self, program, mode: str, index: int, traced_only: bool = False):
         """The program's driver stage `index`, traced on first use (kept with the program;
-        stage `index - 1` must exist)."""
+        stage `index - 1` must exist), or None if `traced_only` and it is not traced yet."""
         key = ("stage", mode, index)
         with self._lock:
             found = program.derived.get(key)
-        if found is None:
+        if found is None and not traced_only:
             previous = None
             if index:
                 with self._lock:
@@ -439,7 +439,12 @@ class _Evaluation:
         merged: List[Any] = []
         index = 0
         while True:
-            stage = self._runner.stage(self._program, self._mode, index)
+            stage = self._runner.stage(self._program, self._mode, index, traced_only=True)
+            if stage is None:
+                # Traced on a thread (seconds, once), so the caller's event loop goes on.
+                stage = await asyncio.to_thread(
+                    self._runner.stage, self._program, self._mode, index
+                )
             ok, values, carried = stage.call(inputs + carried + merged)
             if not ok or stage.loop is None:
                 return ok, values
