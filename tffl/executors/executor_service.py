@@ -273,14 +273,12 @@ class _Session:
         response = _Response()
 
         def evaluate():
-            argument = None
+            argument, arg_type = None, None
             if request.HasField("argument"):
                 argument, arg_type = value_serialization.deserialize_value(
                     request.argument, self.num_clients, self._cache
                 )
-                self._check_argument(fn_type, arg_type, "evaluate")
-            elif fn_type.parameter is not None:
-                self._check_argument(fn_type, None, "evaluate")
+            self._check_argument(fn_type, arg_type, "evaluate")
             result = value_conversions.to_python(compiled(argument), fn_type.result)
             value_serialization.write_value(response.computed, result, fn_type.result)
 
