@@ -277,7 +277,8 @@ class TestCached:
             _sent(cached, MATRIX_TYPE), cache=cache
         )
 
-        assert value.tolist() == MATRIX.tolist()
+        assert isinstance(value, tf.Tensor)
+        assert value.numpy().tolist() == MATRIX.tolist()
         assert value_type == MATRIX_TYPE
         assert cached.key in cache
         assert cache.num_bytes == 24
@@ -394,8 +395,7 @@ class TestCached:
 class TestTensorCache:
     def _put(self, cache, name, size):
         array = np.zeros([size], np.uint8)
-        cache.put(name, array, computation_types.TensorType(np.uint8, [size]))
-        return array
+        return cache.put(name, array, computation_types.TensorType(np.uint8, [size]))
 
     def test_drops_the_least_recently_used_when_over_its_bytes(self):
         cache = value_serialization.TensorCache(max_bytes=100)
@@ -426,12 +426,28 @@ class TestTensorCache:
         assert found[0][0] is kept and found[1] is None
         assert (cache.hits, cache.misses) == (2, 1)
 
-    def test_makes_the_arrays_it_keeps_read_only(self):
+    def test_keeps_numeric_tensors_as_eager_tensors_converted_once(self):
         cache = value_serialization.TensorCache(max_bytes=100)
 
         kept = self._put(cache, b"a", 4)
 
-        assert not kept.flags.writeable
+        assert isinstance(kept, tf.Tensor)
+        assert kept.numpy().tolist() == [0, 0, 0, 0]
+        assert cache.get(b"a")[0] is kept
+
+    def test_keeps_strings_and_scalars_as_read_only_arrays(self):
+        cache = value_serialization.TensorCache(max_bytes=100)
+        words = np.array([b"ab", b"c"], dtype=object)
+        scalar = np.array(7, np.int32)
+
+        kept = [
+            cache.put(b"w", words, computation_types.TensorType(tf.string, [2])),
+            cache.put(b"s", scalar, computation_types.TensorType(np.int32)),
+        ]
+
+        assert kept[0] is words and kept[1] is scalar
+        assert not words.flags.writeable and not scalar.flags.writeable
+        assert cache.num_bytes == 2 * 8 + 3 + 4  # Two references, three bytes, one int32.
 
     def test_forgets_everything_but_its_counters_when_cleared(self):
         cache = value_serialization.TensorCache(max_bytes=100)
