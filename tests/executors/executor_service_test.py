@@ -128,7 +128,11 @@ class TestSession:
     def test_answers_each_request_when_running_a_federated_computation(self, channel):
         session = Session(channel)
 
-        assert session.configure(3).configured.max_message_bytes == 512 * 2**20
+        configured = session.configure(3).configured
+        assert (configured.max_message_bytes, configured.tensor_cache_bytes) == (
+            512 * 2**20,
+            256 * 2**20,
+        )
         assert _run_total(session, [1, 2, 3]) == np.int32(12)
         session.close()
 

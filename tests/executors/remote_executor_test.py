@@ -2,6 +2,7 @@
 
 import asyncio
 import collections
+import logging
 import socket
 import threading
 
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 import tffl
 from tffl.executors import executor_errors
+from tffl.executors import executor_service
 from tffl.executors import remote_executor
 from tffl.executors import value_serialization
 from tffl.testing import gates
@@ -271,16 +273,22 @@ class TestCachedTensors:
         cache = worker.service.tensor_cache
         assert (cached.key in cache, cache.hits, cache.misses) == (True, 0, 1)
 
-    def test_keeps_sending_the_content_when_the_worker_keeps_nothing(self):
+    def test_sends_the_content_at_once_every_time_when_the_worker_keeps_nothing(self, caplog):
         worker = workers.InProcessWorker(cache_bytes=0)
         cached = value_serialization.Cached(np.ones([2**18], np.int64))
-        try:
-            with remote_executor.create_channel(worker.address) as channel:
-                sums = [_sum_remotely(channel, worker.address, cached) for _ in range(3)]
-        finally:
-            worker.stop()
+        with caplog.at_level(logging.INFO, logger=executor_service.__name__):
+            try:
+                with remote_executor.create_channel(worker.address) as channel:
+                    sums = [_sum_remotely(channel, worker.address, cached) for _ in range(3)]
+                    pinged = remote_executor.ping(channel)
+            finally:
+                worker.stop()
 
         assert sums == [2**18] * 3
+        assert pinged.tensor_cache_bytes == 0
+        # Configure, two create_values, create_call and compute: no key-only attempt first.
+        ended = [r.getMessage() for r in caplog.records if " ended (ok)" in r.getMessage()]
+        assert [m.split(": ")[1].split(",")[0] for m in ended] == ["5 requests"] * 3
 
     def test_raises_a_type_mismatch_when_a_cached_tensor_does_not_fit_the_type(self, channel):
         cached = value_serialization.Cached(np.zeros([3], np.int64))

@@ -171,6 +171,7 @@ class _Session:
             self.max_answer_bytes = min(self._max_message_bytes, request.max_message_bytes)
         response = _Response()
         response.configured.max_message_bytes = self._max_message_bytes
+        response.configured.tensor_cache_bytes = _cache_bytes(self._cache)
         return response
 
     def dispose(self, request: executor_pb2.ExecuteRequest.Dispose) -> _Response:
@@ -324,6 +325,10 @@ class _Session:
         return await self.executor.create_selection(source, request.index)
 
 
+def _cache_bytes(cache: Optional[value_serialization.TensorCache]) -> int:
+    return 0 if cache is None else cache.max_bytes
+
+
 def _error_response(request_id: int, code: grpc.StatusCode, message: str) -> _Response:
     response = _Response(id=request_id)
     response.error.code = code.value[0]
@@ -411,6 +416,7 @@ class ExecutorService:
             version=_version(),
             sessions=self.open_sessions,
             max_message_bytes=self.max_message_bytes,
+            tensor_cache_bytes=_cache_bytes(self.tensor_cache),
         ).SerializeToString()
 
     async def execute(self, requests, context) -> None:

@@ -296,6 +296,8 @@ class RemoteExecutor(executor_base.Executor):
         self._limit = max_message_bytes
         self._limit_owner = "max_message_mb on the driver"
         self._ids = itertools.count(1)
+        # Whether the worker keeps tensors sent with a key (its session says so).
+        self._worker_caches = True
         self._stream: Optional[_Stream] = None
         self._opening: Optional[concurrent.futures.Future] = None
         self._open_lock = threading.Lock()
@@ -347,6 +349,7 @@ class RemoteExecutor(executor_base.Executor):
             # The session never started: the worker did none of the call.
             detail = str(error).partition(": ")[2]
             raise executor_errors.WorkerUnreachableError(self.address, detail) from None
+        self._worker_caches = response.configured.tensor_cache_bytes > 0
         worker_limit = response.configured.max_message_bytes
         if 0 < worker_limit < self._limit:
             self._limit = worker_limit
@@ -398,8 +401,12 @@ class RemoteExecutor(executor_base.Executor):
     async def _send_value(self, fill, value, type_spec) -> executor_pb2.ExecuteResponse:
         """Sends the request `fill(request)` makes with `value` written into the
         `Value` it returns: tensors the worker was sent before as their keys, all of
-        them in full if the worker no longer holds one."""
+        them in full if the worker no longer holds one (or keeps none at all)."""
         stream = await self._session()
+        if not self._worker_caches:
+            request = _Request(id=next(self._ids))
+            value_serialization.write_value(fill(request), value, type_spec)
+            return self._check(await self._send(stream, request))
         sent = _sent_keys(self.address)
         request = _Request(id=next(self._ids))
         keys = value_serialization.write_value(fill(request), value, type_spec, sent)

@@ -143,10 +143,12 @@ class ExecuteResponse(_message.Message):
         __slots__ = ()
         def __init__(self) -> None: ...
     class Configured(_message.Message):
-        __slots__ = ("max_message_bytes",)
+        __slots__ = ("max_message_bytes", "tensor_cache_bytes")
         MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+        TENSOR_CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
         max_message_bytes: int
-        def __init__(self, max_message_bytes: _Optional[int] = ...) -> None: ...
+        tensor_cache_bytes: int
+        def __init__(self, max_message_bytes: _Optional[int] = ..., tensor_cache_bytes: _Optional[int] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_REF_FIELD_NUMBER: _ClassVar[int]
     COMPUTED_FIELD_NUMBER: _ClassVar[int]
@@ -166,11 +168,13 @@ class PingRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class PingResponse(_message.Message):
-    __slots__ = ("version", "sessions", "max_message_bytes")
+    __slots__ = ("version", "sessions", "max_message_bytes", "tensor_cache_bytes")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TENSOR_CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     version: str
     sessions: int
     max_message_bytes: int
-    def __init__(self, version: _Optional[str] = ..., sessions: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+    tensor_cache_bytes: int
+    def __init__(self, version: _Optional[str] = ..., sessions: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., tensor_cache_bytes: _Optional[int] = ...) -> None: ...
