@@ -1,7 +1,7 @@
 """Conversion of typed values to and from the `Value` message of executor.proto.
 
 Tensors travel as serialized TensorProtos, structs element by element, sequences
-as serialized tf.data graphs (a list of elements becomes a dataset first),
+as serialized tf.data graphs (`dataset_graphs`; a list of elements becomes a dataset first),
 federated values member by member and computations as `Computation` messages. The
 receiver checks every value against its declared type before it trusts it, so a
 value that does not fit raises `TypeMismatchError` (or `ValueError` for a malformed
@@ -29,11 +29,11 @@ from typing import Tuple
 from google.protobuf import message as protobuf_message
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import graph_pb2
 from tensorflow.core.framework import tensor_pb2
 
 from tffl.compiler import building_blocks as bb
 from tffl.core import computation_impl
+from tffl.executors import dataset_graphs
 from tffl.executors import value_conversions
 from tffl.proto import executor_pb2
 from tffl.types import computation_types
@@ -65,10 +65,6 @@ _RAW_DTYPES = {
     )
 }
 _RAW_NUMPY = {enum: dtype for dtype, enum in _RAW_DTYPES.items()}
-
-# DatasetToGraphV2's external_state_policy FAIL: a pipeline with state outside the
-# graph (a Python callback) cannot be rebuilt in another process, so refuse it here.
-_FAIL_ON_EXTERNAL_STATE = 2
 
 
 class Cached:
@@ -300,7 +296,9 @@ def _fill(
                 keys,
             )
     elif isinstance(type_spec, computation_types.SequenceType):
-        proto.sequence.graph = dataset_to_graph(to_dataset(value, type_spec))
+        proto.sequence.graph = dataset_graphs.dataset_to_graph(
+            dataset_graphs.to_dataset(value, type_spec)
+        )
     elif isinstance(type_spec, computation_types.FederatedType):
         federated = proto.federated
         federated.SetInParent()
@@ -363,102 +361,6 @@ def _describe(value: Any) -> str:
         return str(type_conversions.infer_type(value))
     except TypeError:
         return f"a {type(value).__name__}"
-
-
-def to_dataset(value: Any, type_spec: computation_types.SequenceType) -> tf.data.Dataset:
-    """A dataset of `type_spec` from a dataset or a list of elements.
-
-    Elements whose shapes differ (batches of different sizes) cannot be stacked
-    into one tensor; they are concatenated one by one instead.
-    """
-    try:
-        return value_conversions.to_dataset(value, type_spec)
-    except (tf.errors.InvalidArgumentError, ValueError):
-        if not isinstance(value, (list, tuple)) or not value:
-            raise
-    datasets = [
-        tf.data.Dataset.from_tensors(
-            value_conversions.to_structure(
-                value_conversions.to_eager(element, type_spec.element), type_spec.element
-            )
-        )
-        for element in value
-    ]
-    dataset = datasets[0]
-    for more in datasets[1:]:
-        dataset = dataset.concatenate(more)
-    return dataset
-
-
-def dataset_to_graph(dataset: tf.data.Dataset) -> bytes:
-    """The serialized GraphDef of a dataset, rebuilt by `graph_to_dataset`.
-
-    Raises:
-      ValueError: if the pipeline cannot run in another process (a Python callback).
-    """
-    try:
-        graph = tf.raw_ops.DatasetToGraphV2(
-            input_dataset=tf.data.experimental.to_variant(dataset),
-            external_state_policy=_FAIL_ON_EXTERNAL_STATE,
-            strip_device_assignment=True,
-        )
-    except tf.errors.OpError as error:
-        raise ValueError(
-            f"a dataset that cannot run in another process (a Python callback such as "
-            f"from_generator or py_function?): {error.message}"
-        ) from None
-    return graph.numpy()
-
-
-def graph_to_dataset(graph: bytes, type_spec: computation_types.SequenceType) -> tf.data.Dataset:
-    """The dataset a `dataset_to_graph` graph describes, checked against `type_spec`.
-
-    Raises:
-      ValueError: if the bytes are not a dataset graph.
-      TypeMismatchError: if its elements do not fit `type_spec`.
-    """
-    actual = _graph_element_types(graph)
-    expected = [
-        computation_types.TensorType(spec.dtype, spec.shape)
-        for spec in tf.nest.flatten(value_conversions.dataset_spec(type_spec))
-    ]
-    if len(actual) != len(expected) or not all(
-        e.is_assignable_from(a) for e, a in zip(expected, actual)
-    ):
-        described = ",".join(str(t) for t in actual)
-        raise type_errors.TypeMismatchError(type_spec, f"a dataset of <{described}>", "sequence")
-    try:
-        variant = tf.raw_ops.DatasetFromGraph(graph_def=graph)
-    except tf.errors.OpError as error:
-        raise ValueError(f"not a dataset graph: {error.message}") from None
-    return tf.data.experimental.from_variant(
-        variant, structure=value_conversions.dataset_spec(type_spec)
-    )
-
-
-def _graph_element_types(graph: bytes) -> List[computation_types.TensorType]:
-    """The flat element types the dataset graph's final node declares."""
-    try:
-        graph_def = graph_pb2.GraphDef.FromString(graph)
-    except protobuf_message.DecodeError:
-        raise ValueError("not a dataset graph: the bytes are not a GraphDef") from None
-    nodes = {node.name: node for node in graph_def.node}
-    outputs = [node for node in graph_def.node if node.op == "_Retval"]
-    if len(outputs) != 1 or not outputs[0].input or outputs[0].input[0] not in nodes:
-        raise ValueError("not a dataset graph: expected one dataset output")
-    final = nodes[outputs[0].input[0]]
-    types_attr = final.attr.get("output_types") or final.attr.get("Toutput_types")
-    shapes_attr = final.attr.get("output_shapes")
-    if types_attr is None or shapes_attr is None:
-        raise ValueError(f"not a dataset graph: {final.op} declares no element types")
-    dtypes = [tf.dtypes.as_dtype(t) for t in types_attr.list.type]
-    shapes = [tf.TensorShape(s) for s in shapes_attr.list.shape]
-    if len(dtypes) != len(shapes):
-        raise ValueError("not a dataset graph: element types and shapes disagree")
-    return [
-        computation_types.TensorType(d, None if s.rank is None else s.as_list())
-        for d, s in zip(dtypes, shapes)
-    ]
 
 
 def deserialize_value(
@@ -525,7 +427,7 @@ class _Reader:
         if kind == "struct":
             return self._struct(proto.struct.element, type_spec)
         if kind == "sequence":
-            return graph_to_dataset(proto.sequence.graph, type_spec)
+            return dataset_graphs.graph_to_dataset(proto.sequence.graph, type_spec)
         if kind == "federated":
             return self._federated(proto.federated.member, type_spec)
         block = bb.from_proto(proto.computation)
