@@ -359,6 +359,15 @@ class TestCached:
         )
         assert len(cache) == 0
 
+    def test_reads_the_content_and_ignores_the_key_when_there_is_no_cache(self):
+        cached = value_serialization.Cached(MATRIX)
+        proto = _sent(cached, MATRIX_TYPE)
+        proto.cache_key = hashlib.sha256(b"other").digest()
+
+        value, _ = value_serialization.deserialize_value(proto)
+
+        assert value.tolist() == MATRIX.tolist()
+
     def test_raises_when_a_kept_tensor_does_not_fit_the_declared_type(self):
         cached = value_serialization.Cached(MATRIX)
         cache = value_serialization.TensorCache(1 << 20)
