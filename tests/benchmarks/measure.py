@@ -18,9 +18,11 @@ import time
 from typing import Callable
 from typing import Dict
 from typing import List
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context as eager_context
 
 from tffl.core import context_stack
 
@@ -112,6 +114,35 @@ def timed(fn: Callable[[], object]):
     started = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - started
+
+
+def pool_gradients_on_onednn(fn: Callable[[], object]) -> Tuple[object, Tuple[int, int]]:
+    """`(fn(), (rewritten, total))`: of the max-pool gradients in the TF functions that
+    `fn` instantiates, how many TF's oneDNN layout pass moved to its own kernel.
+
+    The pass rewrites a `MaxPoolGrad` only if it has already rewritten the forward
+    `MaxPool` that feeds it, and in a graph loop the order in which it visits the
+    two follows the addresses of the graph's edges: each trace of the same
+    function gets one of the outcomes, by chance. A gradient left to the Eigen
+    kernel makes a CNN round about 20% slower (see WORKSPACE.md, Benchmarks).
+    Functions instantiated before the call are not seen.
+    """
+    context = eager_context.context()
+    context.enable_run_metadata()
+    try:
+        result = fn()
+        metadata = context.export_run_metadata()
+    finally:
+        context.disable_run_metadata()
+    ops = [
+        node.op
+        for function in metadata.function_graphs
+        for graph in function.partition_graphs
+        for node in graph.node
+    ]
+    rewritten = sum(op.endswith("MaxPoolGrad") and op.startswith("_Mkl") for op in ops)
+    total = sum(op.endswith("MaxPoolGrad") for op in ops)
+    return result, (rewritten, total)
 
 
 def peak_rss_mib() -> float:

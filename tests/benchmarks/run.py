@@ -218,6 +218,7 @@ def _run_w3(workloads: Sequence[Tuple[str, int, int]], report: Report, log) -> N
                 result["baseline_s"],
                 repeats,
                 f"baseline: {result['baseline_form']}; "
+                f"{_pool_note(result)}"
                 f"peak RSS so far {result['peak_rss_mib']:.0f} MiB",
             )
         )
@@ -232,6 +233,20 @@ def _run_w3(workloads: Sequence[Tuple[str, int, int]], report: Report, log) -> N
             )
         )
         report.w3_details[key] = result
+
+
+def _pool_note(result: dict) -> str:
+    """How many max-pool gradients ran on oneDNN on each side, after how many traces
+    ('' for models without them)."""
+    pools, traces = result["pool_gradients_on_onednn"], result["traces"]
+    if not pools["tffl"][1] and not pools["baseline"][1]:
+        return ""
+    sides = [
+        f"{side} {pools[side][0]}/{pools[side][1]} ({traces[side]} "
+        f"trace{'s' if traces[side] > 1 else ''})"
+        for side in ("tffl", "baseline")
+    ]
+    return f"max-pool gradients on oneDNN: {', '.join(sides)}; "
 
 
 def _check_w3(report: Report, log) -> None:

@@ -4,8 +4,11 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
 
 from tests.benchmarks import fedavg
+from tests.benchmarks import measure
 from tests.benchmarks import run
 
 
@@ -51,3 +54,26 @@ class TestFedAvgBaseline:
             assert [w.shape for w in weights] == [w.shape for w in tffl_weights]
             assert fedavg.max_difference(tffl_weights, weights) <= run.EQUIVALENCE_TOLERANCE
             assert all(np.isfinite(w).all() for w in weights)
+
+
+class TestPoolGradientsOnOneDnn:
+    def test_counts_the_max_pool_gradients_of_the_functions_a_call_instantiates(self):
+        @tf.function
+        def pooled_gradient(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                total = tf.reduce_sum(tf.nn.max_pool2d(x, 2, 2, "VALID"))
+            return tape.gradient(total, x)
+
+        x = tf.reshape(tf.range(16, dtype=tf.float32), [1, 4, 4, 1])
+        gradient, counts = measure.pool_gradients_on_onednn(lambda: pooled_gradient(x))
+        again, counts_again = measure.pool_gradients_on_onednn(lambda: pooled_gradient(x))
+
+        # Each 2x2 window's maximum is its bottom-right pixel: 5, 7, 13 and 15.
+        expected = np.zeros(16, np.float32)
+        expected[[5, 7, 13, 15]] = 1.0
+        np.testing.assert_array_equal(gradient.numpy().ravel(), expected)
+        np.testing.assert_array_equal(again.numpy().ravel(), expected)
+        # Without a loop the pass sees the forward pool first and always rewrites both.
+        assert counts == ((1, 1) if _pywrap_util_port.IsMklEnabled() else (0, 1))
+        assert counts_again == (0, 0)  # Instantiated by the first call.
