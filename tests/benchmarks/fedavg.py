@@ -300,12 +300,12 @@ class RoundRunner:
         return self.state
 
 
-def _until_on_onednn(first, counts, again: Callable[[], object], max_traces: int):
-    """`(value, counts, traces)`: `again()` called (each call a new trace) while some
-    of the max-pool gradients it instantiates are off oneDNN, `max_traces` calls in
-    all counting the first (`first`, with its `counts`)."""
+def _traced_until(first, counts, again: Callable[[], object], goal, max_traces: int):
+    """`(value, counts, traces)`: `again()` called, each call a new trace, until the
+    counts of max-pool gradients on oneDNN it instantiates meet `goal(counts)`;
+    `max_traces` calls in all, counting the first (`first`, with its `counts`)."""
     value, traces = first, 1
-    while counts[0] < counts[1] and traces < max_traces:
+    while not goal(counts) and traces < max_traces:
         value, counts = measure.pool_gradients_on_onednn(again)
         traces += 1
     return value, counts, traces
@@ -319,10 +319,11 @@ def benchmark(config: RoundConfig, repeats: int, warmup: int = 1, max_traces: in
     baseline, after `warmup` more of each.
 
     TF's oneDNN pass leaves each max-pool gradient of a trace on the slower Eigen
-    kernel by chance (`measure.pool_gradients_on_onednn`). So that both sides are
-    timed as TF runs them at best, the tffl process is built again and the loop
-    form traced again, each up to `max_traces` times in all, until all their
-    max-pool gradients run on oneDNN.
+    kernel by chance (`measure.pool_gradients_on_onednn`). Like is compared with
+    like, at the best TF gives: the tffl process is built again, up to
+    `max_traces` times in all, until all its max-pool gradients run on oneDNN (or
+    the last try), then the loop form is traced again, as often, until as many of
+    its gradients run on oneDNN as of tffl's.
 
     Returns:
       a dict: `tffl_cold_s`, `baseline_cold_s` (the first build and trace),
@@ -339,7 +340,9 @@ def benchmark(config: RoundConfig, repeats: int, warmup: int = 1, max_traces: in
         return process, process.next(process.initialize(), datasets).state
 
     first, tffl_cold_s = measure.timed(lambda: measure.pool_gradients_on_onednn(tffl_cold))
-    (process, state), tffl_pools, tffl_traces = _until_on_onednn(*first, tffl_cold, max_traces)
+    (process, state), tffl_pools, tffl_traces = _traced_until(
+        *first, tffl_cold, lambda counts: counts[0] == counts[1], max_traces
+    )
     initial = tuple(tf.constant(w) for w in trainable_weights(process, state))
     forms = baseline_rounds(config)
 
@@ -350,7 +353,9 @@ def benchmark(config: RoundConfig, repeats: int, warmup: int = 1, max_traces: in
     first, baseline_cold_s = measure.timed(
         lambda: measure.pool_gradients_on_onednn(lambda: forms["loop"](initial, x, y))
     )
-    _, baseline_pools, baseline_traces = _until_on_onednn(*first, baseline_trace, max_traces)
+    _, baseline_pools, baseline_traces = _traced_until(
+        *first, baseline_trace, lambda counts: counts == tffl_pools, max_traces
+    )
     runners = {"tffl": RoundRunner(lambda s: process.next(s, datasets).state, state)}
     for name, round_fn in forms.items():
         runners[name] = RoundRunner(lambda w, round_fn=round_fn: round_fn(w, x, y), initial)

@@ -77,3 +77,18 @@ class TestPoolGradientsOnOneDnn:
         # Without a loop the pass sees the forward pool first and always rewrites both.
         assert counts == ((1, 1) if _pywrap_util_port.IsMklEnabled() else (0, 1))
         assert counts_again == (0, 0)  # Instantiated by the first call.
+
+    def test_traces_again_until_the_goal_or_the_last_try(self):
+        def tries(counts, goal):
+            calls = []
+
+            def again():
+                calls.append(None)
+                return f"trace {len(calls) + 1}"
+
+            return fedavg._traced_until("trace 1", counts, again, goal, max_traces=3)
+
+        # `again` instantiates no TF function: each new trace counts (0, 0).
+        assert tries((1, 2), lambda c: c == (0, 0)) == ("trace 2", (0, 0), 2)
+        assert tries((1, 2), lambda c: c == (2, 2)) == ("trace 3", (0, 0), 3)
+        assert tries((2, 2), lambda c: c == (2, 2)) == ("trace 1", (2, 2), 1)
