@@ -4,6 +4,7 @@ Requests are sent as raw protocol messages, one at a time, so each test reads
 exactly the answer the service gives to what it sent.
 """
 
+import asyncio
 import queue
 import re
 
@@ -190,6 +191,16 @@ class TestSession:
                 assert draining.service.open_sessions == 0
         finally:
             draining.stop()
+
+    def test_stopping_an_in_process_worker_ends_every_task_of_its_loop(self):
+        stopping = workers.InProcessWorker()
+        # A task the server's stop does not end (as a request's task cut off mid-call).
+        waiting = asyncio.run_coroutine_threadsafe(asyncio.sleep(3600), stopping._loop)
+
+        stopping.stop()
+
+        assert waiting.cancelled()
+        assert asyncio.all_tasks(stopping._loop) == set()
 
     def test_gives_references_with_their_types(self, channel):
         session = Session(channel)

@@ -34,6 +34,8 @@ _LISTENING = re.compile(r"tffl-worker listening on (\S+):(\d+)")
 # The folder that holds the `tffl` package this module belongs to.
 _SOURCE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
+# How long a stopping in-process worker waits for its cancelled tasks to end.
+FINISH_TIMEOUT_S = 10.0
 
 
 class WorkerProcess:
@@ -179,6 +181,20 @@ def stop_workers(workers: Sequence[WorkerProcess]) -> None:
         worker.kill()
 
 
+async def _finish_tasks() -> None:
+    """Cancels the loop's other tasks and waits until they have ended.
+
+    A session cut off by the server's stop cancels its requests' tasks without
+    waiting for them; a task the loop never resumes again stays suspended and,
+    collected later in another loop's time, runs its cleanup with no loop to run on.
+    """
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if others:
+        await asyncio.wait(others, timeout=FINISH_TIMEOUT_S)
+
+
 class InProcessWorker:
     """An executor service on 127.0.0.1, served by an event loop in a thread of its own.
 
@@ -212,6 +228,7 @@ class InProcessWorker:
             return
         self._loop.call_soon_threadsafe(self.service.drain)
         self._run(self._server.stop(grace))
+        self._run(_finish_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
