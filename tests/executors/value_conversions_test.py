@@ -61,6 +61,18 @@ class TestToTensor:
                 np.array([4, 5], np.int32),
                 id="tf_tensor",
             ),
+            pytest.param(
+                np.array([[1.5, -0.0]], np.float32),
+                _tensor(np.float32, [None, 2]),
+                np.array([[1.5, -0.0]], np.float32),
+                id="array_of_the_declared_dtype",
+            ),
+            pytest.param(
+                np.array([7, 8], np.int32),
+                _tensor(np.int32, None),
+                np.array([7, 8], np.int32),
+                id="array_any_shape",
+            ),
         ],
     )
     def test_converts_to_declared_dtype_when_value_fits(self, value, type_spec, expected):
@@ -102,6 +114,18 @@ class TestToTensor:
             ),
             pytest.param(
                 2**40, _tensor(np.int32), "argument: expected int32, got int64", id="int_overflow"
+            ),
+            pytest.param(
+                np.zeros([2, 3], np.float32),
+                _tensor(np.float32, [3, 2]),
+                "argument: expected float32[3,2], got float32[2,3]",
+                id="array_of_the_declared_dtype_and_another_shape",
+            ),
+            pytest.param(
+                np.zeros([2], np.float32),
+                _tensor(np.float32, [2, 1]),
+                "argument: expected float32[2,1], got float32[2]",
+                id="array_of_the_declared_dtype_and_another_rank",
             ),
             pytest.param(
                 -1, _tensor(np.uint8), "argument: expected uint8, got int32", id="negative_unsigned"
