@@ -73,6 +73,11 @@ class TestToTensor:
                 np.array([7, 8], np.int32),
                 id="array_any_shape",
             ),
+            pytest.param(np.float32(0.1), _tensor(np.float32), np.float32(0.1), id="f32_scalar"),
+            pytest.param(np.int64(-4), _tensor(np.int64), np.int64(-4), id="i64_scalar"),
+            pytest.param(
+                np.float32(2.5), _tensor(np.float32, None), np.float32(2.5), id="scalar_any_shape"
+            ),
         ],
     )
     def test_converts_to_declared_dtype_when_value_fits(self, value, type_spec, expected):
@@ -126,6 +131,18 @@ class TestToTensor:
                 _tensor(np.float32, [2, 1]),
                 "argument: expected float32[2,1], got float32[2]",
                 id="array_of_the_declared_dtype_and_another_rank",
+            ),
+            pytest.param(
+                np.float32(1.0),
+                _tensor(np.float32, [1]),
+                "argument: expected float32[1], got float32",
+                id="numpy_scalar_of_the_declared_dtype_for_a_vector",
+            ),
+            pytest.param(
+                np.int64(2**40),
+                _tensor(np.int32),
+                "argument: expected int32, got int64",
+                id="numpy_int64_scalar_over_int32",
             ),
             pytest.param(
                 -1, _tensor(np.uint8), "argument: expected uint8, got int32", id="negative_unsigned"

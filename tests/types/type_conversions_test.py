@@ -419,6 +419,15 @@ class TestToContainer:
         assert rebuilt == value
         assert type(rebuilt) is type(value)
 
+    @pytest.mark.parametrize("value, struct_type, elements", CONTAINER_ROUND_TRIPS)
+    def test_container_maker_packs_as_to_container_does(self, value, struct_type, elements):
+        make = type_conversions.container_maker(struct_type)
+
+        rebuilt = make(list(elements))
+
+        assert rebuilt == value
+        assert type(rebuilt) is type(value)
+
     def test_drops_names_when_struct_is_partly_named_and_has_no_container(self):
         struct_type = _struct([("a", np.int32), np.int32])
 

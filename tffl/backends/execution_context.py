@@ -63,12 +63,13 @@ async def invoke_async(
     factory: ExecutorFactory, default_num_clients, computation, argument, lowered=None
 ):
     """Runs one call: lowered to one TensorFlow function if `lowered` can, else on executors."""
-    parameter_type = computation.type_signature.parameter
-    num_clients = infer_num_clients(argument, parameter_type) or default_num_clients
     if lowered is not None:
-        done, result = await lowered.run_async(computation, argument, num_clients)
+        # The lowered run counts the clients as it packs their values.
+        done, result = await lowered.run_async(computation, argument, default_num_clients)
         if done:
             return result  # Unpacked into the declared containers already.
+    parameter_type = computation.type_signature.parameter
+    num_clients = infer_num_clients(argument, parameter_type) or default_num_clients
     executor = factory.create(num_clients)
     try:
         fn = await executor.create_value(computation, computation.type_signature)

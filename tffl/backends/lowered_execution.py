@@ -13,10 +13,13 @@ which gives the same results and raises the errors users expect.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 from typing import Any
+from typing import Callable
 from typing import Dict
+from typing import Iterator
 from typing import List
 from typing import Optional
 from typing import Tuple
@@ -79,7 +82,10 @@ class LoweredRunner:
         return self.run(computation, argument, num_clients)
 
     def run(self, computation, argument, num_clients: Optional[int]) -> Tuple[bool, Any]:
-        """`(True, result)` when the call ran lowered, else `(False, None)`."""
+        """`(True, result)` when the call ran lowered, else `(False, None)`.
+
+        `num_clients` counts the clients when no CLIENTS list in the argument does.
+        """
         entry = self.entry(computation)
         program = entry.program
         if program is None:
@@ -107,37 +113,43 @@ class LoweredRunner:
             if not bool(ok):
                 return False, None
             self.lowered_calls += 1
-            return True, unpack(outputs, program.type_signature.result, packed.num_clients)
+            return True, unpack(program, outputs, packed.num_clients)
         return False, None
 
 
 class Packer:
-    """The argument of one call as the lowered function's flat inputs."""
+    """The argument of one call as the lowered function's flat inputs.
+
+    The CLIENTS lists in the argument give the number of clients; `num_clients`
+    gives it when there are none.
+    """
 
     def __init__(self, program: lowering.Program, argument: Any, num_clients: Optional[int]):
-        self.num_clients = num_clients
-        parameter_type = program.type_signature.parameter
+        self.num_clients: Optional[int] = None
+        parts = _Parts(argument, program.type_signature.parameter)
         self._common: List[List[Any]] = []
         self._sequences: Dict[int, List[tf.data.Dataset]] = {}
         leaves = program.parameter_leaves
         for position, leaf in enumerate(leaves):
-            value, outer_type = _part(argument, leaf.outer, parameter_type)
+            if leaf.placement == "server":
+                leaf_value, _ = parts.at(leaf.outer + leaf.inner)
+                self._common.append([value_conversions.to_tensor(leaf_value, leaf.type_spec)])
+                continue
+            value, outer_type = parts.at(leaf.outer)
             member = (
                 outer_type.member
                 if isinstance(outer_type, computation_types.FederatedType)
                 else outer_type
             )
-            if leaf.placement == "server":
-                leaf_value, _ = _part(value, leaf.inner, member)
-                self._common.append([value_conversions.to_tensor(leaf_value, leaf.type_spec)])
-                continue
             if not isinstance(value, (list, tuple)):
                 raise TypeError(f"a CLIENTS value must be a list, got {type(value).__name__}")
             if self.num_clients is None:
                 self.num_clients = len(value)
             if len(value) != self.num_clients:
                 raise ValueError("CLIENTS values disagree on the number of clients")
-            members = value if not leaf.inner else [_part(v, leaf.inner, member)[0] for v in value]
+            members = (
+                value if not leaf.inner else [_Parts(v, member).at(leaf.inner)[0] for v in value]
+            )
             if isinstance(leaf.type_spec, computation_types.SequenceType):
                 self._sequences[position] = [
                     value_conversions.to_dataset(m, leaf.type_spec) for m in members
@@ -145,6 +157,8 @@ class Packer:
                 self._common.append([])
             else:
                 self._common.append([_stack(members, leaf.type_spec)])
+        if self.num_clients is None:
+            self.num_clients = num_clients
         if program.uses_clients and not self.num_clients:
             raise ValueError("no clients")
         self.has_sequences = bool(self._sequences)
@@ -161,7 +175,7 @@ class Packer:
 
     def inputs(self, mode: str) -> List[Any]:
         """The flat inputs of `program.function(mode)`."""
-        flat: List[Any] = [np.int32(self.num_clients or 0)]
+        flat: List[Any] = [_count_tensor(self.num_clients or 0)]
         for position in range(len(self._common)):
             flat.extend(self._leaf_inputs(mode, position))
         return flat
@@ -210,14 +224,36 @@ def _padded_tensors(padded: padded_sequences.PaddedSequences) -> List[tf.Tensor]
     return tensors
 
 
-def _part(value: Any, path, type_spec) -> Tuple[Any, Any]:
-    """The part of a value at `path` (indices through structs) and its type."""
-    for index in path:
-        if isinstance(type_spec, computation_types.FederatedType):
-            type_spec = type_spec.member
-        value = type_conversions.elements_of(value, type_spec)[index]
-        type_spec = type_spec[index]
-    return value, type_spec
+@functools.lru_cache(maxsize=256)
+def _count_tensor(count: int) -> tf.Tensor:
+    """The number of clients as the lowered function's first input (kept: it never changes)."""
+    with tf.init_scope():  # Eager, even when first asked for inside a trace.
+        return tf.constant(count, tf.int32)
+
+
+class _Parts:
+    """The parts of one value at paths (indices through structs, and through placements),
+    each container's elements read once however many paths pass through it."""
+
+    def __init__(self, value: Any, type_spec):
+        self._found: Dict[tuple, Tuple[Any, Any]] = {(): (value, type_spec)}
+        self._elements: Dict[tuple, Tuple[List[Any], Any]] = {}
+
+    def at(self, path: tuple) -> Tuple[Any, Any]:
+        """The part at `path` and its type."""
+        found = self._found.get(path)
+        if found is None:
+            parent = path[:-1]
+            elements = self._elements.get(parent)
+            if elements is None:
+                value, type_spec = self.at(parent)
+                if isinstance(type_spec, computation_types.FederatedType):
+                    type_spec = type_spec.member
+                elements = type_conversions.elements_of(value, type_spec), type_spec
+                self._elements[parent] = elements
+            values, struct_type = elements
+            found = self._found[path] = (values[path[-1]], struct_type[path[-1]])
+        return found
 
 
 def _stack(members: List[Any], type_spec: computation_types.TensorType) -> tf.Tensor:
@@ -232,33 +268,46 @@ def _stack(members: List[Any], type_spec: computation_types.TensorType) -> tf.Te
     return value_conversions.to_tensor(array, computation_types.TensorType(type_spec.dtype, shape))
 
 
-def unpack(outputs, result_type, num_clients: int) -> Any:
-    """The flat outputs as the result's Python value, in the containers its type declares."""
-    leaves = iter(outputs)
-
-    def build(type_spec):
-        if isinstance(type_spec, computation_types.StructType):
-            return type_conversions.to_container([build(t) for t in type_spec], type_spec)
-        if isinstance(type_spec, computation_types.FederatedType):
-            member = type_spec.member
-            count = len(dataflow.flatten_types(member))
-            tensors = [next(leaves).numpy() for _ in range(count)]
-            if type_spec.placement == placements.CLIENTS and not type_spec.all_equal:
-                return [
-                    _python(dataflow.unflatten([t[k] for t in tensors], member), member)
-                    for k in range(num_clients)
-                ]
-            return _python(dataflow.unflatten(tensors, member), member)
-        return _python(next(leaves).numpy(), type_spec)
-
-    return build(result_type)
+def unpack(program: lowering.Program, outputs, num_clients: int) -> Any:
+    """The program's flat outputs as its result's Python value, in the containers its
+    type declares (how to build them is worked out on the first call, and kept)."""
+    build = program.derived.get("unpack")
+    if build is None:
+        build = program.derived["unpack"] = _output_builder(program.type_signature.result)
+    return build(iter(outputs), num_clients)
 
 
-def _python(value, type_spec) -> Any:
-    """Numpy values as the executors give them: 0-d ones as numpy scalars."""
+def _output_builder(type_spec) -> Callable[[Iterator[tf.Tensor], int], Any]:
+    """A function of an iterator over flat outputs and the number of clients that
+    builds the Python value of `type_spec` from them."""
     if isinstance(type_spec, computation_types.StructType):
-        return type_conversions.to_container(
-            [_python(v, t) for v, t in zip(value, type_spec)], type_spec
-        )
+        make = type_conversions.container_maker(type_spec)
+        parts = [_output_builder(t) for t in type_spec]
+        return lambda leaves, num_clients: make([p(leaves, num_clients) for p in parts])
+    if isinstance(type_spec, computation_types.FederatedType):
+        member = _member_builder(type_spec.member)
+        count = len(dataflow.flatten_types(type_spec.member))
+        if type_spec.placement == placements.CLIENTS and not type_spec.all_equal:
+
+            def clients(leaves, num_clients):
+                arrays = [next(leaves).numpy() for _ in range(count)]
+                return [member(iter([a[k] for a in arrays])) for k in range(num_clients)]
+
+            return clients
+        return lambda leaves, _: member(iter([next(leaves).numpy() for _ in range(count)]))
+    return lambda leaves, _: _python(next(leaves).numpy())
+
+
+def _member_builder(type_spec) -> Callable[[Iterator[Any]], Any]:
+    """A function of an iterator over numpy leaves that builds a value of `type_spec`."""
+    if isinstance(type_spec, computation_types.StructType):
+        make = type_conversions.container_maker(type_spec)
+        parts = [_member_builder(t) for t in type_spec]
+        return lambda leaves: make([p(leaves) for p in parts])
+    return lambda leaves: _python(next(leaves))
+
+
+def _python(value) -> Any:
+    """A numpy value as the executors give it: 0-d ones as numpy scalars."""
     array = np.asarray(value)
     return array[()] if array.ndim == 0 else array

@@ -243,9 +243,7 @@ class ShardedLoweredRunner:
             del served[noted:]  # The executor stack runs the call, and notes its own.
             return False, None
         self.lowered_calls += 1
-        return True, lowered_execution.unpack(
-            outputs, program.type_signature.result, packed.num_clients
-        )
+        return True, lowered_execution.unpack(program, outputs, packed.num_clients)
 
     def shard_loop(self, program, mode: str, level: int) -> _ShardLoop:
         """The program's shard loop of `level`, traced on first use (kept with the program)."""

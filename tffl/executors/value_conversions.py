@@ -32,13 +32,14 @@ def to_tensor(value: Any, type_spec: computation_types.TensorType) -> tf.Tensor:
       TypeMismatchError: naming the expected and the given type.
     """
     if (
-        type(value) is np.ndarray
+        (type(value) is np.ndarray or isinstance(value, np.generic))
         and value.dtype == type_spec.dtype.as_numpy_dtype
         and value.dtype.kind in "biuf"
         and _shape_fits(value.shape, type_spec.shape)
     ):
-        # What a simulation passes back every round (its state, as results came):
-        # nothing to check or cast, and `tf.constant` costs half of `convert_to_tensor`.
+        # What a simulation passes back every round (its state as results came: arrays
+        # and numpy scalars): nothing to check or cast, and `tf.constant` costs half of
+        # `convert_to_tensor`.
         return tf.constant(value)
     tensor = None
     if isinstance(value, (tf.Tensor, tf.Variable)):

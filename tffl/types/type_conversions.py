@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 from typing import Any
+from typing import Callable
 from typing import List
 from typing import Optional
 
@@ -139,23 +140,30 @@ def to_container(elements: List[Any], struct_type: computation_types.StructType)
     named, and as a tuple otherwise (a partly named struct has no faithful Python
     form, so its names are dropped).
     """
-    container = struct_type.container
     names = struct_type.names()
     if len(elements) != len(names):
         raise TypeError(
             f"to_container: expected {len(names)} elements for {struct_type}, got {len(elements)}"
         )
+    return container_maker(struct_type)(elements)
+
+
+def container_maker(struct_type: computation_types.StructType) -> Callable[[List[Any]], Any]:
+    """`to_container` for one struct type, its kind of container worked out once: the
+    returned function packs a list of as many elements as `struct_type` has (unchecked)."""
+    container = struct_type.container
+    names = struct_type.names()
     if container is None:
         if names and all(n is not None for n in names):
-            return collections.OrderedDict(zip(names, elements))
-        return tuple(elements)
+            return lambda elements: collections.OrderedDict(zip(names, elements))
+        return tuple
     if computation_types.is_named_tuple_class(container):
-        return container(*elements)
+        return lambda elements: container(*elements)
     if issubclass(container, collections.abc.Mapping):
-        return container(zip(names, elements))
+        return lambda elements: container(zip(names, elements))
     if computation_types.container_field_names(container) is not None:
-        return container(**dict(zip(names, elements)))
-    return container(elements)
+        return lambda elements: container(**dict(zip(names, elements)))
+    return container
 
 
 def is_container(value: Any) -> bool:
