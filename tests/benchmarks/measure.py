@@ -18,6 +18,8 @@ import time
 from typing import Callable
 from typing import Dict
 from typing import List
+from typing import Optional
+from typing import Sequence
 from typing import Tuple
 
 import numpy as np
@@ -143,6 +145,40 @@ def pool_gradients_on_onednn(fn: Callable[[], object]) -> Tuple[object, Tuple[in
     rewritten = sum(op.endswith("MaxPoolGrad") and op.startswith("_Mkl") for op in ops)
     total = sum(op.endswith("MaxPoolGrad") for op in ops)
     return result, (rewritten, total)
+
+
+def cpu_seconds(pid: Optional[int] = None) -> Optional[float]:
+    """CPU time (user + system, every thread) a process has used so far: this one's
+    by default; another's from /proc (None where there is none, or it has ended)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The fields after the command name (which may hold spaces) in its parentheses.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(fn: Callable[[], object], calls: int, pids: Sequence[int] = ()) -> dict:
+    """CPU time per call of `fn` over `calls` calls, in seconds: this process's
+    (`own`) and that of each process in `pids` (`others`, None where unknown).
+
+    /proc counts other processes' time in clock ticks (10 ms, usually), so `calls`
+    should make each total far longer than that.
+    """
+    own, others = cpu_seconds(), [cpu_seconds(pid) for pid in pids]
+    for _ in range(calls):
+        fn()
+    own_after, others_after = cpu_seconds(), [cpu_seconds(pid) for pid in pids]
+    return {
+        "own": (own_after - own) / calls,
+        "others": [
+            None if a is None or b is None else (b - a) / calls
+            for a, b in zip(others, others_after)
+        ],
+    }
 
 
 def peak_rss_mib() -> float:

@@ -4,6 +4,11 @@ The workers are real processes on 127.0.0.1 (`tffl.testing.workers`) reached ove
 gRPC through `tffl.backends.remote`; they share this machine's cores with the
 driver. Remote and local calls are timed in turns, so the ratio remote/local
 is what the remote stack adds (serialization, gRPC, sharding) on this machine.
+
+W3 also counts the CPU time a round takes in each process, remote (the driver and
+each worker) and local. Where the processes' sum is more than the machine's
+cores can give in the local round's time, the remote round cannot keep up
+however it is scheduled.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import tffl
 from tffl.testing import workers as workers_lib
 
 NUM_WORKERS = 2
+# Rounds over which W3's CPU time is counted: /proc counts a worker's in 10 ms ticks.
+CPU_ROUNDS = 60
 
 
 def benchmark(
@@ -33,9 +40,10 @@ def benchmark(
     try:
         remote = tffl.backends.remote.create_context([w.address for w in workers])
         local = tffl.backends.local.create_context()
+        pids = [w.process.pid for w in workers]
         return {
             "w1": _w1(remote, local, w1_clients, w1_repeats),
-            "w3": _w3(remote, local, w3_config, w3_repeats),
+            "w3": _w3(remote, local, w3_config, w3_repeats, pids),
         }
     finally:
         workers_lib.stop_workers(workers)
@@ -54,7 +62,7 @@ def _w1(remote, local, num_clients: int, repeats: int) -> dict:
     }
 
 
-def _w3(remote, local, config: fedavg.RoundConfig, repeats: int) -> dict:
+def _w3(remote, local, config: fedavg.RoundConfig, repeats: int, pids=()) -> dict:
     datasets, _, _ = fedavg.client_data(config)
     process = fedavg.build_process(config)
     start = process.initialize()
@@ -74,12 +82,19 @@ def _w3(remote, local, config: fedavg.RoundConfig, repeats: int) -> dict:
         )
     }
     timings = measure.interleaved(runners, repeats, min_sample_s=0)
+    remote_cpu = measure.cpu_per_call(runners["remote"], CPU_ROUNDS, pids)
+    local_cpu = measure.cpu_per_call(runners["local"], CPU_ROUNDS)
     return {
         "remote_s": timings["remote"].median,
         "local_s": timings["local"].median,
         "remote_cold_s": remote_cold_s,
         "repeats": repeats,
         "max_difference": difference,
+        "cpu_per_round_s": {
+            "remote_driver": remote_cpu["own"],
+            "remote_workers": remote_cpu["others"],
+            "local": local_cpu["own"],
+        },
     }
 
 

@@ -115,6 +115,8 @@ class Report:
     checks: Dict[str, dict] = dataclasses.field(default_factory=dict)
     memory: Dict[str, dict] = dataclasses.field(default_factory=dict)
     w3_details: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    # W4-W3's CPU time per round by process, remote and local (`remote.benchmark`).
+    w4_cpu_per_round_s: dict = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     peak_rss_mib: float = 0.0
 
@@ -138,6 +140,7 @@ class Report:
             "checks": self.checks,
             "memory": self.memory,
             "w3_details": self.w3_details,
+            "w4_cpu_per_round_s": self.w4_cpu_per_round_s,
             "seconds": self.seconds,
             "peak_rss_mib": self.peak_rss_mib,
         }
@@ -280,6 +283,7 @@ def _run_w4(config: Config, report: Report, log) -> None:
     report.checks["W4"] = {
         name: {"max_difference": r["max_difference"]} for name, r in result.items()
     }
+    report.w4_cpu_per_round_s = result["w3"].get("cpu_per_round_s", {})
     for key, label, name in (
         (f"W4/W1/N={config.w4_w1_clients}", f"W4 W1 N={config.w4_w1_clients}", "w1"),
         ("W4/W3/linear/K=10", "W4 W3 linear K=10", "w3"),
@@ -292,9 +296,25 @@ def _run_w4(config: Config, report: Report, log) -> None:
                 result[name]["remote_s"],
                 result[name]["local_s"],
                 repeats,
-                f"{remote.NUM_WORKERS} workers; baseline = tffl local",
+                f"{remote.NUM_WORKERS} workers; baseline = tffl local"
+                f"{_cpu_note(result[name].get('cpu_per_round_s'))}",
             )
         )
+
+
+def _cpu_note(cpu: Optional[dict]) -> str:
+    """What a W4 round's processes spent of the CPU, for the notes column."""
+    if cpu is None:
+        return ""
+    workers = cpu["remote_workers"]
+    if any(w is None for w in workers):
+        shown = "unknown"
+    else:
+        shown = " + ".join(_duration(w) for w in workers)
+    return (
+        f"; CPU per round: remote {_duration(cpu['remote_driver'])} (driver) + {shown}"
+        f" (workers), local {_duration(cpu['local'])}"
+    )
 
 
 def _duration(seconds: float) -> str:

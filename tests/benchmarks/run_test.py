@@ -1,6 +1,9 @@
 """Smoke tests of the benchmark runner at tiny sizes (timings are never asserted)."""
 
 import json
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -38,6 +41,35 @@ class TestRunner:
     def test_parse_args_reads_quick_only_and_json(self):
         args = run.parse_args(["--quick", "--only=w1,M1", "--json=/tmp/report.json"])
         assert (args.quick, args.only, args.json) == (True, ["W1", "M1"], "/tmp/report.json")
+
+
+class TestCpuTime:
+    def test_counts_another_process_busy_while_this_one_sleeps(self):
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            while (measure.cpu_seconds(spinner.pid) or 0.0) < 0.05:
+                time.sleep(0.01)
+
+            cpu = measure.cpu_per_call(lambda: time.sleep(0.1), 3, [spinner.pid])
+        finally:
+            spinner.kill()
+            spinner.wait()
+
+        assert cpu["own"] < 0.01
+        # A core's worth while this one slept, less what the machine's load took.
+        assert 0.03 < cpu["others"][0] < 0.12
+        assert measure.cpu_seconds(spinner.pid) is None
+
+    def test_notes_each_process_of_a_remote_round_and_the_local_round(self):
+        cpu = {"remote_driver": 0.0054, "remote_workers": [0.0053, 0.0049], "local": 0.006}
+
+        assert run._cpu_note(cpu) == (
+            "; CPU per round: remote 5.4 ms (driver) + 5.3 ms + 4.9 ms (workers), local 6.0 ms"
+        )
+        assert run._cpu_note({**cpu, "remote_workers": [0.0053, None]}) == (
+            "; CPU per round: remote 5.4 ms (driver) + unknown (workers), local 6.0 ms"
+        )
+        assert run._cpu_note(None) == ""
 
 
 class TestFedAvgBaseline:
