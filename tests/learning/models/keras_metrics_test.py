@@ -98,6 +98,46 @@ class TestKerasMetrics:
             "num_batches": [0],
         }
 
+    @pytest.mark.parametrize(
+        "make, values",
+        [
+            pytest.param(tf.keras.metrics.Mean, [[1.0, 2.0, 4.5]], id="mean"),
+            pytest.param(tf.keras.metrics.Sum, [[1.0, 2.0, 4.5]], id="sum"),
+            pytest.param(lambda: tf.keras.metrics.Sum(dtype=tf.int64), [[3, 4]], id="int_sum"),
+            pytest.param(
+                tf.keras.metrics.SparseCategoricalAccuracy, [LABELS, PREDICTIONS], id="accuracy"
+            ),
+            pytest.param(
+                tf.keras.metrics.MeanSquaredError, [[1.0, 2.0], [0.5, 4.0]], id="mean_squared"
+            ),
+        ],
+    )
+    def test_a_keras_reduction_finalizes_as_keras_does_without_variables(self, make, values):
+        metric = make()
+        metric.update_state(*values)
+        unfinalized = [tf.identity(v) for v in metric.variables]
+        finalize = keras_metrics._finalizer_for(metric)
+
+        graph = tf.function(finalize).get_concrete_function(unfinalized).graph
+
+        assert finalize(unfinalized).numpy() == metric.result().numpy()
+        assert finalize(unfinalized).dtype == metric.result().dtype
+        assert not {op.type for op in graph.get_operations()} & {"VarHandleOp", "AssignVariableOp"}
+
+    def test_a_mean_of_nothing_finalizes_to_zero(self):
+        finalize = keras_metrics._finalizer_for(tf.keras.metrics.Mean())
+
+        assert finalize([tf.constant(0.0), tf.constant(0.0)]).numpy() == 0.0
+
+    def test_a_metric_with_its_own_result_finalizes_through_it(self):
+        class Halved(tf.keras.metrics.Mean):
+            def result(self):
+                return super().result() / 2.0
+
+        finalize = keras_metrics._finalizer_for(Halved())
+
+        assert finalize([tf.constant(6.0), tf.constant(2.0)]).numpy() == 1.5
+
     def test_finalizer_raises_when_given_the_wrong_number_of_values(self):
         finalize = keras_metrics.KerasMetrics(None).finalizers()["loss"]
 

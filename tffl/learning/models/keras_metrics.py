@@ -94,23 +94,51 @@ class KerasMetrics:
             metric.reset_state()
 
 
+# Keras's result of a reduction metric (`Mean`, `Sum` and their subclasses, such as
+# `SparseCategoricalAccuracy`), which those that do not override it share.
+_REDUCE_RESULT = tf.keras.metrics.Mean.result
+
+
 def _finalizer_for(metric: tf.keras.metrics.Metric) -> variable_model.MetricFinalizer:
     """A function from a metric's summed variables to its result.
 
-    It rebuilds the metric from its class and config (plain Python, so nothing of
-    the graph the model was built in is kept) inside whatever computation calls it.
+    A metric whose result is Keras's own reduction of its variables (a total, or a
+    total and a count) is finalized by that arithmetic. Any other is rebuilt from
+    its class and config (plain Python, so nothing of the graph the model was built
+    in is kept), its variables assigned and its `result()` read, inside whatever
+    computation calls it; that costs a variable per value in every call.
     """
+    name = metric.name
+    expected = len(metric.variables)
+    reduction = _reduction(metric)
     metric_class, config = type(metric), metric.get_config()
 
     def finalize(unfinalized: List[tf.Tensor]) -> tf.Tensor:
-        fresh = metric_class.from_config(config)
-        if len(fresh.variables) != len(unfinalized):
+        if len(unfinalized) != expected:
             raise ValueError(
-                f"metric {config.get('name')!r}: expected {len(fresh.variables)} values "
-                f"to finalize, got {len(unfinalized)}"
+                f"metric {name!r}: expected {expected} values to finalize, got {len(unfinalized)}"
             )
+        if reduction is not None:
+            values = [tf.convert_to_tensor(v, metric.dtype) for v in unfinalized]
+            if reduction == "sum":
+                return tf.identity(values[0])
+            return tf.math.divide_no_nan(values[0], values[1])
+        fresh = metric_class.from_config(config)
         for variable, value in zip(fresh.variables, unfinalized):
             variable.assign(value)
         return fresh.result()
 
     return finalize
+
+
+def _reduction(metric: tf.keras.metrics.Metric) -> Optional[str]:
+    """'sum' or 'mean' when the metric's result is Keras's reduction of its total
+    (and count) variables, else None."""
+    if type(metric).result is not _REDUCE_RESULT:
+        return None
+    reduction = getattr(getattr(metric, "reduction", None), "value", None)
+    if reduction == "sum" and len(metric.variables) == 1:
+        return "sum"
+    if reduction in ("weighted_mean", "sum_over_batch_size") and len(metric.variables) == 2:
+        return "mean"
+    return None
