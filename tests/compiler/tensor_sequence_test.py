@@ -182,6 +182,37 @@ class TestForLoops:
         assert int(tf.autograph.to_graph(total)(sequence)) == 15
 
 
+def _sums_and_shapes(dataset):
+    """Each element's sum and shape, in order, as a tensor of rows [sum, rows, columns]."""
+    out = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[3])
+    for x in dataset:
+        shape = tf.cast(tf.shape(x), tf.float32)
+        out = out.write(out.size(), tf.concat([[tf.reduce_sum(x)], shape], axis=0))
+    return out.stack()
+
+
+class TestPadding:
+    @pytest.mark.parametrize(
+        "make",
+        [
+            pytest.param(lambda n: tf.fill([n, n + 1], tf.cast(n, tf.float32)), id="leading"),
+            pytest.param(lambda n: tf.fill([2, n], tf.cast(n, tf.float32)), id="trailing"),
+            pytest.param(lambda n: tf.fill([n, 2], tf.cast(n, tf.float32)), id="first_only"),
+        ],
+    )
+    def test_cuts_each_element_to_its_own_shape_when_unknown_dimensions_vary(self, make):
+        datasets = [
+            tf.data.Dataset.range(1, 4).map(make),
+            tf.data.Dataset.range(2, 3).map(make),
+        ]
+
+        got = _run_on_sequences(_sums_and_shapes, datasets)
+
+        expected = _run_on_datasets(_sums_and_shapes, datasets)
+        assert [g.tolist() for g in got] == [e.tolist() for e in expected]
+        assert len(got[0]) == 3 and len(got[1]) == 1
+
+
 class TestGraphLoop:
     def test_stages_one_while_loop_when_the_body_reads_elements(self):
         sequence_type = _sequence_type(_batches())

@@ -367,13 +367,7 @@ class TensorSequence:
         for leaf_type, tensor, sizes in zip(self._leaf_types, self._elements, self._sizes):
             leaf = _row(tensor, row)
             if sizes is not None:
-                true_sizes = tf.unstack(_row(sizes, row), num=leaf_type.shape.count(None))
-                true_sizes.reverse()
-                size = tf.stack(
-                    [true_sizes.pop() if d is None else tf.constant(d) for d in leaf_type.shape]
-                )
-                leaf = tf.slice(leaf, tf.zeros_like(size), size)
-                leaf.set_shape(leaf_type.shape)
+                leaf = _unpadded(leaf, leaf_type.shape, _row(sizes, row))
             leaves.append(leaf)
         return self._apply_maps(_pack(iter(leaves), self._element_type))
 
@@ -521,6 +515,25 @@ def input_specs(
         unknown = leaf_type.shape.count(None)
         sizes.append(tf.TensorSpec([None, None, unknown], tf.int32) if unknown else None)
     return elements, sizes, tf.TensorSpec([None], tf.int32)
+
+
+def _unpadded(leaf: tf.Tensor, shape: Tuple[Optional[int], ...], sizes: tf.Tensor) -> tf.Tensor:
+    """A padded element cut to its true `sizes` (one per unknown dimension of `shape`).
+
+    When the unknown dimensions lead (a batch's examples, say), one strided slice
+    ending at `sizes` cuts them; otherwise the sizes and the known dimensions are
+    stacked into the size of a slice.
+    """
+    unknown = shape.count(None)
+    if all(d is None for d in shape[:unknown]):
+        leaf = tf.strided_slice(leaf, [0] * unknown, sizes, [1] * unknown)
+    else:
+        true_sizes = tf.unstack(sizes, num=unknown)
+        true_sizes.reverse()
+        size = tf.stack([true_sizes.pop() if d is None else tf.constant(d) for d in shape])
+        leaf = tf.slice(leaf, tf.zeros_like(size), size)
+    leaf.set_shape(shape)
+    return leaf
 
 
 def _row(tensor: Any, index: tf.Tensor) -> tf.Tensor:
