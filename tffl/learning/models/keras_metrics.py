@@ -108,22 +108,27 @@ def _finalizer_for(metric: tf.keras.metrics.Metric) -> variable_model.MetricFina
     in is kept), its variables assigned and its `result()` read, inside whatever
     computation calls it; that costs a variable per value in every call.
     """
-    name = metric.name
-    expected = len(metric.variables)
+    # Plain Python only: nothing of the metric (or the graph it was built in) is kept.
+    name, dtype = metric.name, tf.as_dtype(metric.dtype)
     reduction = _reduction(metric)
     metric_class, config = type(metric), metric.get_config()
 
-    def finalize(unfinalized: List[tf.Tensor]) -> tf.Tensor:
+    def check(expected: int, unfinalized: List[tf.Tensor]) -> None:
         if len(unfinalized) != expected:
             raise ValueError(
                 f"metric {name!r}: expected {expected} values to finalize, got {len(unfinalized)}"
             )
-        if reduction is not None:
-            values = [tf.convert_to_tensor(v, metric.dtype) for v in unfinalized]
-            if reduction == "sum":
-                return tf.identity(values[0])
-            return tf.math.divide_no_nan(values[0], values[1])
+
+    def finalize(unfinalized: List[tf.Tensor]) -> tf.Tensor:
+        if reduction == "sum":
+            check(1, unfinalized)
+            return tf.identity(tf.convert_to_tensor(unfinalized[0], dtype))
+        if reduction == "mean":
+            check(2, unfinalized)
+            total, count = (tf.convert_to_tensor(v, dtype) for v in unfinalized)
+            return tf.math.divide_no_nan(total, count)
         fresh = metric_class.from_config(config)
+        check(len(fresh.variables), unfinalized)
         for variable, value in zip(fresh.variables, unfinalized):
             variable.assign(value)
         return fresh.result()
