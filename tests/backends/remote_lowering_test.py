@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 import tffl
+from tffl.compiler import lowering
 from tffl.core import context_stack
 from tffl.testing import intrinsic_programs
 from tffl.testing import workers
@@ -331,6 +332,60 @@ def test_two_client_loops_run_between_driver_stages_that_draw_randoms_once():
     assert first == scaled_sum(factor)
     assert second == scaled_sum(first)
     assert remote.sharded.lowered_calls == 1
+
+
+@tffl.tf_computation(np.float32, np.float32)
+def _times(x, scale):
+    return x * scale
+
+
+def _scaled_total(scale_fn=None):
+    F, C, S = tffl.FederatedType, tffl.CLIENTS, tffl.SERVER
+
+    @tffl.federated_computation(F(np.float32, S), F(np.float32, C))
+    def scaled_total(scale, values):
+        if scale_fn is not None:
+            scale = tffl.federated_map(scale_fn, scale)
+        scales = tffl.federated_broadcast(scale)
+        return tffl.federated_sum(tffl.federated_map(_times, tffl.federated_zip([values, scales])))
+
+    return scaled_total
+
+
+def _driver_stage_calls(monkeypatch):
+    """The number of inputs of each driver stage called from now on."""
+    calls = []
+    call_concrete = lowering.call_concrete
+
+    def counted(concrete, specs, flat, what):
+        if what == "driver stage":
+            calls.append(len(flat))
+        return call_concrete(concrete, specs, flat, what)
+
+    monkeypatch.setattr(lowering, "call_concrete", counted)
+    return calls
+
+
+def test_a_driver_stage_that_only_passes_inputs_on_is_not_called(remote_workers, monkeypatch):
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, 2))
+    calls = _driver_stage_calls(monkeypatch)
+
+    got = _run(remote, _scaled_total(), 2.0, [1.0, 2.0, 3.0])
+
+    assert got == np.float32(12.0)
+    assert remote.sharded.lowered_calls == 1
+    assert len(calls) == 1  # The last stage; stage 0 only passed the scale on.
+
+
+def test_a_driver_stage_that_computes_before_a_loop_is_called(remote_workers, monkeypatch):
+    remote = tffl.backends.remote.create_context(_addresses(remote_workers, 2))
+    calls = _driver_stage_calls(monkeypatch)
+
+    got = _run(remote, _scaled_total(_plus_one), 2.0, [1.0, 2.0, 3.0])
+
+    assert got == np.float32(18.0)
+    assert remote.sharded.lowered_calls == 1
+    assert len(calls) == 2
 
 
 def test_a_call_whose_lowered_checks_fail_runs_on_the_composing_stack(remote_workers):

@@ -359,6 +359,7 @@ class _Stage:
                 ]
                 found["num_values"] = len(stop.values)
                 outputs = stop.values + [t for _, _, v in carried for t in tf.nest.flatten(v)]
+            found["checks"] = len(evaluator.checks)
             ok = tf.reduce_all(tf.stack([tf.constant(True)] + evaluator.checks))
             return [ok] + list(outputs)
 
@@ -376,13 +377,40 @@ class _Stage:
                 tf.TensorSpec(t.shape, t.dtype)
                 for t in self._concrete.outputs[1 + self.num_values :]
             ]
+        # A stage before a client loop that checks nothing and only passes inputs on
+        # (stage 0 of a round that broadcasts parts of its state) is not called.
+        self._passed = None
+        if self.loop is not None and not found["checks"]:
+            self._passed = _passed_inputs(self._concrete, len(specs))
 
-    def call(self, flat: List[Any]) -> Tuple[bool, List[tf.Tensor], List[tf.Tensor]]:
+    def call(self, flat: List[Any]) -> Tuple[bool, List[Any], List[Any]]:
         """`(ok, loop's server values or the result, carried values)`."""
-        outputs = lowering.call_concrete(self._concrete, self._specs, flat, "driver stage")
-        values = outputs[1 : 1 + self.num_values] if self.loop is not None else outputs[1:]
-        carried = outputs[1 + self.num_values :] if self.loop is not None else []
-        return bool(outputs[0]), values, carried
+        if self._passed is not None:
+            if len(flat) != len(self._specs):
+                raise TypeError(
+                    f"driver stage: expected {len(self._specs)} inputs, got {len(flat)}"
+                )
+            ok, outputs = True, [flat[i] for i in self._passed]
+        else:
+            outputs = lowering.call_concrete(self._concrete, self._specs, flat, "driver stage")
+            ok, outputs = bool(outputs[0]), outputs[1:]
+        if self.loop is None:
+            return ok, outputs, []
+        return ok, outputs[: self.num_values], outputs[self.num_values :]
+
+
+def _passed_inputs(concrete, num_inputs: int) -> Optional[List[int]]:
+    """For each output of a stage after `ok`, the position of the input it is (through
+    identities); None when some output is computed."""
+    positions = {t.name: i for i, t in enumerate(concrete.graph.inputs[:num_inputs])}
+    passed = []
+    for output in concrete.outputs[1:]:
+        while output.op.type == "Identity":
+            output = output.op.inputs[0]
+        if output.name not in positions:
+            return None
+        passed.append(positions[output.name])
+    return passed
 
 
 def _unflatten_carried(carried, flat: List[tf.Tensor]) -> List[Tuple[str, int, Any]]:
