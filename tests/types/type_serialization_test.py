@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tffl.proto import computation_pb2
 from tffl.types import computation_types
+from tffl.types import containers
 from tffl.types import placements
 from tffl.types import type_serialization
 
@@ -341,7 +342,7 @@ class TestDeserializeType:
         container = type_serialization.deserialize_type(proto).container
 
         if isinstance(expected_container, str):
-            assert computation_types.is_named_tuple_class(container)
+            assert containers.is_named_tuple_class(container)
             assert f"namedtuple {container.__name__}({', '.join(container._fields)})" == (
                 expected_container
             )

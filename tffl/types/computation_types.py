@@ -16,13 +16,13 @@ from typing import Any
 from typing import Iterable
 from typing import Iterator
 from typing import Optional
-from typing import Sequence
 from typing import Tuple
 from typing import Union
 
 import numpy as np
 import tensorflow as tf
 
+from tffl.types import containers
 from tffl.types import placements
 from tffl.types import type_errors
 
@@ -221,7 +221,7 @@ class StructType(Type):
         if len(set(names)) != len(names):
             raise ValueError(f"StructType: element names must be unique, got {names}")
         if container is not None:
-            _check_container(container, normalized)
+            containers.check_struct_container(container, normalized)
         self._set(
             _elements=tuple(normalized),
             _container=container,
@@ -504,49 +504,6 @@ def _is_dtype_shape_pair(spec: Any) -> bool:
     )
 
 
-def is_named_tuple_class(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
-
-
-def is_attrs_class(cls: Any) -> bool:
-    return isinstance(cls, type) and hasattr(cls, "__attrs_attrs__")
-
-
-def container_field_names(container: type) -> Optional[Sequence[str]]:
-    """Field names of a record container class, or None for tuple/list/dict kinds."""
-    if is_named_tuple_class(container):
-        return container._fields
-    if is_attrs_class(container):
-        return [a.name for a in container.__attrs_attrs__]
-    if dataclasses.is_dataclass(container):
-        return [f.name for f in dataclasses.fields(container)]
-    return None
-
-
-def _check_container(container: Any, elements: list) -> None:
-    if not isinstance(container, type):
-        raise TypeError(f"StructType container: expected a class, got {container!r}")
-    names = [n for n, _ in elements]
-    fields = container_field_names(container)
-    if fields is not None:
-        if list(fields) != names:
-            raise TypeError(
-                f"StructType container: {container.__qualname__} has fields {list(fields)}, "
-                f"got elements named {names}"
-            )
-    elif issubclass(container, collections.abc.Mapping):
-        if any(n is None for n in names):
-            raise TypeError(
-                f"StructType container: a {container.__qualname__} needs every element "
-                f"named, got names {names}"
-            )
-    elif not issubclass(container, (list, tuple)):
-        raise TypeError(
-            "StructType container: expected tuple, list, a mapping, a namedtuple, "
-            f"attrs or dataclass class, got {container.__qualname__}"
-        )
-
-
 def to_type(spec: Any) -> Optional[Type]:
     """Converts any accepted spelling of a type into a `Type`.
 
@@ -577,17 +534,17 @@ def to_type(spec: Any) -> Optional[Type]:
         )
     if _is_dtype_shape_pair(spec):
         return TensorType(spec[0], spec[1])
-    if is_named_tuple_class(type(spec)):
+    if containers.is_named_tuple_class(type(spec)):
         return StructType(list(zip(spec._fields, spec)), container=type(spec))
     if isinstance(spec, collections.abc.Mapping):
         for key in spec:
             if not isinstance(key, str):
                 raise TypeError(f"to_type: expected str keys in a mapping, got {key!r}")
         return StructType(list(spec.items()), container=type(spec))
-    if is_attrs_class(type(spec)) or (
+    if containers.is_attrs_class(type(spec)) or (
         dataclasses.is_dataclass(spec) and not isinstance(spec, type)
     ):
-        names = container_field_names(type(spec))
+        names = containers.container_field_names(type(spec))
         return StructType([(n, getattr(spec, n)) for n in names], container=type(spec))
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
         # A lone ('name', type) pair is a one-element named struct.

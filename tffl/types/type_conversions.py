@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tffl.types import computation_types
+from tffl.types import containers
 
 
 def infer_type(value: Any) -> Optional[computation_types.Type]:
@@ -55,7 +56,7 @@ def infer_type(value: Any) -> Optional[computation_types.Type]:
             f"infer_type: expected a dense tensor, got a {type(value).__name__} "
             "(ragged and sparse tensors are not supported)"
         )
-    if computation_types.is_named_tuple_class(type(value)):
+    if containers.is_named_tuple_class(type(value)):
         return computation_types.StructType(
             [(n, infer_type(v)) for n, v in zip(value._fields, value)], container=type(value)
         )
@@ -82,8 +83,8 @@ def infer_type(value: Any) -> Optional[computation_types.Type]:
 def _record_field_names(value: Any) -> Optional[List[str]]:
     if isinstance(value, type):
         return None
-    if computation_types.is_attrs_class(type(value)) or dataclasses.is_dataclass(value):
-        return list(computation_types.container_field_names(type(value)))
+    if containers.is_attrs_class(type(value)) or dataclasses.is_dataclass(value):
+        return list(containers.container_field_names(type(value)))
     return None
 
 
@@ -120,7 +121,7 @@ def elements_of(value: Any, struct_type: computation_types.StructType) -> List[A
                 f"expected a value of type {struct_type} ({len(names)} elements), "
                 f"got {len(value)} elements"
             )
-        if computation_types.is_named_tuple_class(type(value)) and any(
+        if containers.is_named_tuple_class(type(value)) and any(
             n is not None and n != f for n, f in zip(names, value._fields)
         ):
             raise TypeError(
@@ -157,11 +158,11 @@ def container_maker(struct_type: computation_types.StructType) -> Callable[[List
         if names and all(n is not None for n in names):
             return lambda elements: collections.OrderedDict(zip(names, elements))
         return tuple
-    if computation_types.is_named_tuple_class(container):
+    if containers.is_named_tuple_class(container):
         return lambda elements: container(*elements)
     if issubclass(container, collections.abc.Mapping):
         return lambda elements: container(zip(names, elements))
-    if computation_types.container_field_names(container) is not None:
+    if containers.container_field_names(container) is not None:
         return lambda elements: container(**dict(zip(names, elements)))
     return container
 
@@ -179,7 +180,7 @@ def container_items(value: Any) -> List[tuple]:
     Raises:
       TypeError: if `value` is not a container.
     """
-    if computation_types.is_named_tuple_class(type(value)):
+    if containers.is_named_tuple_class(type(value)):
         return list(zip(value._fields, value))
     if isinstance(value, collections.abc.Mapping):
         return list(value.items())

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tffl.proto import computation_pb2
 from tffl.types import computation_types
+from tffl.types import containers
 from tffl.types import placements
 
 _Kind = computation_pb2.Container.Kind
@@ -104,9 +105,9 @@ def _serialize_container(container: Optional[type]) -> computation_pb2.Container
     proto = computation_pb2.Container()
     if container is None:
         proto.kind = _Kind.NONE
-    elif computation_types.is_named_tuple_class(container):
+    elif containers.is_named_tuple_class(container):
         proto.kind = _Kind.NAMED_TUPLE
-    elif computation_types.is_attrs_class(container):
+    elif containers.is_attrs_class(container):
         proto.kind = _Kind.ATTRS
     elif dataclasses.is_dataclass(container):
         proto.kind = _Kind.DATACLASS
@@ -137,8 +138,8 @@ def _deserialize_container(proto: computation_pb2.Container, elements) -> Option
         return _SIMPLE_CONTAINERS[proto.kind]
     names = tuple(n for n, _ in elements)
     found = _import_class(proto.qualified_name)
-    if found is not None and computation_types.container_field_names(found) is not None:
-        if tuple(computation_types.container_field_names(found)) == names:
+    if found is not None and containers.container_field_names(found) is not None:
+        if tuple(containers.container_field_names(found)) == names:
             return found
     if proto.kind == _Kind.NAMED_TUPLE and all(names):
         class_name = proto.qualified_name.rpartition(".")[2].rpartition(":")[2] or "Struct"
