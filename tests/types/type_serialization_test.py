@@ -208,6 +208,29 @@ class TestSerializeType:
 
 
 class TestDeserializeType:
+    def test_gives_one_object_for_equal_messages_keeping_the_latest(self, monkeypatch):
+        monkeypatch.setattr(type_serialization, "_READ", collections.OrderedDict())
+        monkeypatch.setattr(type_serialization, "_READ_KEPT", 2)
+        messages = [
+            type_serialization.serialize_type(computation_types.TensorType(np.float32, [n]))
+            for n in (1, 2, 3)
+        ]
+        first = type_serialization.deserialize_type(messages[0])
+
+        again = type_serialization.deserialize_type(
+            computation_pb2.Type.FromString(messages[0].SerializeToString())
+        )
+        type_serialization.deserialize_type(messages[1])
+        type_serialization.deserialize_type(messages[2])
+
+        assert again is first
+        assert first == computation_types.TensorType(np.float32, [1])
+        assert [str(t) for t in type_serialization._READ.values()] == [
+            "float32[2]",
+            "float32[3]",
+        ]
+        assert type_serialization.deserialize_type(messages[0]) is not first
+
     def test_returns_none_when_message_is_empty(self):
         assert type_serialization.deserialize_type(computation_pb2.Type()) is None
 
