@@ -64,6 +64,21 @@ class TestPacker:
         assert params.reads == {"scale": 1, "shift": 1}
         assert packed.num_clients == 3
 
+    def test_reads_each_clients_value_once_for_all_its_leaves(self):
+        member = tffl.StructType([("a", np.float32), ("b", np.float32)])
+
+        @tffl.federated_computation(tffl.FederatedType(member, tffl.CLIENTS))
+        def program(values):
+            return tffl.federated_sum(values)
+
+        _, lowered = _program(program)
+        values = [_CountingDict(a=np.float32(k), b=np.float32(10 * k)) for k in (1, 2)]
+
+        packed = lowered_execution.Packer(lowered, values, None)
+
+        assert [v.reads for v in values] == [{"a": 1, "b": 1}] * 2
+        assert packed.num_clients == 2
+
     def test_the_clients_lists_count_the_clients_over_the_default(self):
         _, program = _program(_scaled_sum())
 

@@ -127,6 +127,7 @@ class Packer:
     def __init__(self, program: lowering.Program, argument: Any, num_clients: Optional[int]):
         self.num_clients: Optional[int] = None
         parts = _Parts(argument, program.type_signature.parameter)
+        member_parts: Dict[tuple, List[_Parts]] = {}
         self._common: List[List[Any]] = []
         self._sequences: Dict[int, List[tf.data.Dataset]] = {}
         leaves = program.parameter_leaves
@@ -147,9 +148,13 @@ class Packer:
                 self.num_clients = len(value)
             if len(value) != self.num_clients:
                 raise ValueError("CLIENTS values disagree on the number of clients")
-            members = (
-                value if not leaf.inner else [_Parts(v, member).at(leaf.inner)[0] for v in value]
-            )
+            members = value
+            if leaf.inner:
+                # Each client's value walked once for all of its leaves.
+                clients_parts = member_parts.get(leaf.outer)
+                if clients_parts is None:
+                    clients_parts = member_parts[leaf.outer] = [_Parts(v, member) for v in value]
+                members = [p.at(leaf.inner)[0] for p in clients_parts]
             if isinstance(leaf.type_spec, computation_types.SequenceType):
                 self._sequences[position] = [
                     value_conversions.to_dataset(m, leaf.type_spec) for m in members
