@@ -5,6 +5,7 @@ token, has a 1 MiB message limit and keeps no tensors; garbage is sent to one of
 the shared workers.
 """
 
+import os
 import queue
 import re
 import subprocess
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import tffl
+from tffl.backends import cpu_affinity
 from tffl.backends import remote
 from tffl.core import context_stack
 from tffl.executors import executor_errors
@@ -261,3 +263,33 @@ class TestTensorCache:
             ]
 
         assert [a.WhichOneof("response") for a in answers] == ["value_ref", "value_ref"]
+
+
+class TestCpus:
+    def test_a_pinned_worker_runs_on_its_cpu_with_one_client_at_a_time(self):
+        cpu = str(min(os.sched_getaffinity(0)))
+        (worker,) = workers.start_workers(1, cpus=[cpu])
+        try:
+            assert os.sched_getaffinity(worker.process.pid) == {int(cpu)}
+            serving = worker.wait_for_line(r"\] serving on ")
+            assert serving.endswith(f"max concurrency 1, CPUs {cpu})")
+            with context_stack.install(remote.create_context([worker.address])):
+                assert doubled_total([1, 2, 3]) == np.int32(12)
+        finally:
+            assert worker.stop() == 0
+
+    def test_refuses_cpus_it_may_not_use_naming_them(self):
+        usable = sorted(os.sched_getaffinity(0))
+        worker = workers.launch_worker([f"--cpus={usable[-1] + 1}"])
+        with pytest.raises(RuntimeError, match="did not start listening"):
+            worker.wait_listening()
+        assert worker.process.returncode == 1
+        allowed = cpu_affinity.format_list(usable)
+        assert f"--cpus: expected CPUs among {allowed}, got {usable[-1] + 1}" in worker.output(), (
+            worker.output()
+        )
+
+    def test_start_workers_wants_a_cpu_list_per_worker(self):
+        with pytest.raises(ValueError) as caught:
+            workers.start_workers(2, cpus=["0"])
+        assert str(caught.value) == "cpus: expected a CPU list for each of 2 workers, got 1"

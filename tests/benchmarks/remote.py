@@ -4,6 +4,10 @@ The workers are real processes on 127.0.0.1 (`tffl.testing.workers`) reached ove
 gRPC through `tffl.backends.remote`; they share this machine's cores with the
 driver. Remote and local calls are timed in turns, so the ratio remote/local
 is what the remote stack adds (serialization, gRPC, sharding) on this machine.
+Where the machine has a core for each worker, each worker runs on one core of its
+own (`tffl-worker --cpus`), as workers sharing a machine should: TensorFlow then
+runs a worker's ops on one thread rather than contending with the other worker for
+every core. The driver runs on any core.
 
 W3 also counts the CPU time a round takes in each process, remote (the driver and
 each worker) and local. Where the processes' sum is more than the machine's
@@ -14,11 +18,14 @@ however it is scheduled.
 from __future__ import annotations
 
 from typing import Dict
+from typing import List
+from typing import Optional
 
 from tests.benchmarks import fedavg
 from tests.benchmarks import intrinsics
 from tests.benchmarks import measure
 import tffl
+from tffl.backends import cpu_affinity
 from tffl.testing import workers as workers_lib
 
 NUM_WORKERS = 2
@@ -32,11 +39,13 @@ def benchmark(
     """Remote and local medians of W1 and W3 (see the module docstring).
 
     Returns:
-      `{'w1': {...}, 'w3': {...}}`, each with `remote_s`, `local_s`, `repeats`,
-      `max_difference` (remote against local results) and, for W3, `remote_cold_s`
-      (the first remote round of a process already built and run locally).
+      `{'w1': {...}, 'w3': {...}, 'worker_cpus': [...] or None}`; W1 and W3 each
+      with `remote_s`, `local_s`, `repeats`, `max_difference` (remote against local
+      results) and, for W3, `remote_cold_s` (the first remote round of a process
+      already built and run locally).
     """
-    workers = workers_lib.start_workers(NUM_WORKERS)
+    cpus = worker_cpus()
+    workers = workers_lib.start_workers(NUM_WORKERS, cpus=cpus)
     try:
         remote = tffl.backends.remote.create_context([w.address for w in workers])
         local = tffl.backends.local.create_context()
@@ -44,9 +53,19 @@ def benchmark(
         return {
             "w1": _w1(remote, local, w1_clients, w1_repeats),
             "w3": _w3(remote, local, w3_config, w3_repeats, pids),
+            "worker_cpus": cpus,
         }
     finally:
         workers_lib.stop_workers(workers)
+
+
+def worker_cpus() -> Optional[List[str]]:
+    """Each worker's `--cpus`: a core of its own, the first ones this process may use;
+    None (every worker on every core) when there are fewer cores than workers."""
+    usable = sorted(cpu_affinity.usable())
+    if len(usable) < NUM_WORKERS:
+        return None
+    return [str(cpu) for cpu in usable[:NUM_WORKERS]]
 
 
 def _w1(remote, local, num_clients: int, repeats: int) -> dict:

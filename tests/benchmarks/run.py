@@ -281,8 +281,10 @@ def _run_w4(config: Config, report: Report, log) -> None:
         config.w4_w1_clients, w3_config, config.w4_repeats, config.w4_w3_repeats
     )
     report.checks["W4"] = {
-        name: {"max_difference": r["max_difference"]} for name, r in result.items()
+        name: {"max_difference": result[name]["max_difference"]} for name in ("w1", "w3")
     }
+    cpus = result["worker_cpus"]
+    placement = "each on every core" if cpus is None else f"on cores {', '.join(cpus)}"
     report.w4_cpu_per_round_s = result["w3"].get("cpu_per_round_s", {})
     for key, label, name in (
         (f"W4/W1/N={config.w4_w1_clients}", f"W4 W1 N={config.w4_w1_clients}", "w1"),
@@ -296,7 +298,7 @@ def _run_w4(config: Config, report: Report, log) -> None:
                 result[name]["remote_s"],
                 result[name]["local_s"],
                 repeats,
-                f"{remote.NUM_WORKERS} workers; baseline = tffl local"
+                f"{remote.NUM_WORKERS} workers {placement}; baseline = tffl local"
                 f"{_cpu_note(result[name].get('cpu_per_round_s'))}",
             )
         )

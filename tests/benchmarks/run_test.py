@@ -12,7 +12,9 @@ from tensorflow.python.util import _pywrap_util_port
 
 from tests.benchmarks import fedavg
 from tests.benchmarks import measure
+from tests.benchmarks import remote
 from tests.benchmarks import run
+from tffl.backends import cpu_affinity
 
 
 class TestRunner:
@@ -70,6 +72,12 @@ class TestCpuTime:
             "; CPU per round: remote 5.4 ms (driver) + unknown (workers), local 6.0 ms"
         )
         assert run._cpu_note(None) == ""
+
+    def test_gives_each_worker_a_core_of_its_own_when_there_are_enough(self, monkeypatch):
+        monkeypatch.setattr(cpu_affinity, "usable", lambda: frozenset({7, 3, 1}))
+        assert remote.worker_cpus() == ["1", "3"]
+        monkeypatch.setattr(cpu_affinity, "usable", lambda: frozenset({5}))
+        assert remote.worker_cpus() is None
 
 
 class TestFedAvgBaseline:

@@ -19,6 +19,7 @@ from absl import flags
 from absl import logging
 import grpc
 
+from tffl.backends import cpu_affinity
 from tffl.executors import executor_service
 from tffl.executors import executor_stacks
 
@@ -45,6 +46,12 @@ _TENSOR_CACHE_MB = flags.DEFINE_integer(
     "How much memory, in MiB, the tensors drivers send once and then name by key may take "
     "(clients' datasets); 0 keeps none.",
     lower_bound=0,
+)
+_CPUS = flags.DEFINE_string(
+    "cpus",
+    None,
+    "The CPUs to run on, as a Linux CPU list (0-3,8); TensorFlow sizes its thread pools "
+    "to them. Default: every CPU the process may use.",
 )
 _GRACE_S = flags.DEFINE_float(
     "grace_s", 5.0, "On SIGTERM, how long in-flight sessions may take to finish."
@@ -93,7 +100,7 @@ async def _serve() -> None:
     print(f"tffl-worker listening on {_HOST.value}:{port}", flush=True)
     logging.info(
         "serving on %s:%d (%s, auth token %s, max message %d MiB, tensor cache %d MiB, "
-        "max concurrency %d)",
+        "max concurrency %d, CPUs %s)",
         _HOST.value,
         port,
         "TLS" if credentials else "plaintext",
@@ -101,6 +108,7 @@ async def _serve() -> None:
         _MAX_MESSAGE_MB.value,
         _TENSOR_CACHE_MB.value,
         factory.max_concurrency,
+        cpu_affinity.format_list(cpu_affinity.usable()),
     )
     await stop.wait()
     logging.info("stopping (grace %.1f s)", _GRACE_S.value)
@@ -115,6 +123,12 @@ def main(argv) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if _PORT.value < 0 or _PORT.value > 65535:
         raise app.UsageError(f"--port: expected 0 to 65535, got {_PORT.value}")
+    if _CPUS.value is not None:
+        # Before TensorFlow's first op, which sizes its thread pools to these CPUs.
+        try:
+            cpu_affinity.pin(cpu_affinity.parse(_CPUS.value))
+        except ValueError as error:
+            raise app.UsageError(f"--cpus: {error}") from None
     asyncio.run(_serve())
     sys.stdout.flush()
     sys.stderr.flush()

@@ -31,7 +31,7 @@ class LocalExecutorFactory:
 
     Args:
       max_concurrency: how many clients' TensorFlow work may run at once
-        (default: the number of CPU cores).
+        (default: the number of CPUs the process may run on).
       secure_aggregation: dropouts and the survivor threshold of secure sums
         (default: no dropouts).
     """
@@ -43,7 +43,7 @@ class LocalExecutorFactory:
     ):
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency: expected a positive int, got {max_concurrency}")
-        self.max_concurrency = max_concurrency or os.cpu_count() or 1
+        self.max_concurrency = max_concurrency or _usable_cpus()
         if secure_aggregation is not None and not isinstance(
             secure_aggregation, secure_aggregation_lib.SecureAggregationConfig
         ):
@@ -92,3 +92,10 @@ def create_composing_executor(
         server=local.create_leaf(), workers=workers, num_clients=num_clients
     )
     return reference_resolving_executor.ReferenceResolvingExecutor(composing)
+
+
+def _usable_cpus() -> int:
+    """How many CPUs this process may run on (a pinned worker's, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -149,9 +149,20 @@ def launch_worker(flags: Sequence[str] = (), port: int = 0) -> WorkerProcess:
     return WorkerProcess(process)
 
 
-def start_workers(count: int, flags: Sequence[str] = ()) -> List[WorkerProcess]:
-    """Starts `count` workers at once on free ports and waits until they all listen."""
-    workers = [launch_worker(flags) for _ in range(count)]
+def start_workers(
+    count: int, flags: Sequence[str] = (), cpus: Optional[Sequence[str]] = None
+) -> List[WorkerProcess]:
+    """Starts `count` workers at once on free ports and waits until they all listen.
+
+    Args:
+      count: how many.
+      flags: the flags of every worker.
+      cpus: None, or each worker's `--cpus` (a CPU list such as `'0'` or `'2-3'`).
+    """
+    if cpus is not None and len(cpus) != count:
+        raise ValueError(f"cpus: expected a CPU list for each of {count} workers, got {len(cpus)}")
+    per_worker = [()] * count if cpus is None else [(f"--cpus={c}",) for c in cpus]
+    workers = [launch_worker([*flags, *extra]) for extra in per_worker]
     try:
         for worker in workers:
             worker.wait_listening()
