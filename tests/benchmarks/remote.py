@@ -4,9 +4,9 @@ The workers are real processes on 127.0.0.1 (`tffl.testing.workers`) reached ove
 gRPC through `tffl.backends.remote`; they share this machine's cores with the
 driver. Remote and local calls are timed in turns, so the ratio remote/local
 is what the remote stack adds (serialization, gRPC, sharding) on this machine.
-Where the machine has a core for each worker, each worker runs on one core of its
-own (`tffl-worker --cpus`), as workers sharing a machine should: TensorFlow then
-runs a worker's ops on one thread rather than contending with the other worker for
+Each worker runs on cores of its own (`tffl-worker --cpus`: the machine's cores
+split between the workers), as workers sharing a machine should: TensorFlow sizes
+a worker's thread pools to its cores rather than having both workers contend for
 every core. The driver runs on any core.
 
 W3 also counts the CPU time a round takes in each process, remote (the driver and
@@ -60,12 +60,15 @@ def benchmark(
 
 
 def worker_cpus() -> Optional[List[str]]:
-    """Each worker's `--cpus`: a core of its own, the first ones this process may use;
-    None (every worker on every core) when there are fewer cores than workers."""
+    """Each worker's `--cpus`: this process's CPUs split into as many equal runs as there
+    are workers; None (every worker on every CPU) when there are fewer CPUs than workers."""
     usable = sorted(cpu_affinity.usable())
-    if len(usable) < NUM_WORKERS:
+    share = len(usable) // NUM_WORKERS
+    if not share:
         return None
-    return [str(cpu) for cpu in usable[:NUM_WORKERS]]
+    return [
+        cpu_affinity.format_list(usable[i * share : (i + 1) * share]) for i in range(NUM_WORKERS)
+    ]
 
 
 def _w1(remote, local, num_clients: int, repeats: int) -> dict:

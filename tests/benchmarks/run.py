@@ -284,7 +284,7 @@ def _run_w4(config: Config, report: Report, log) -> None:
         name: {"max_difference": result[name]["max_difference"]} for name in ("w1", "w3")
     }
     cpus = result["worker_cpus"]
-    placement = "each on every core" if cpus is None else f"on cores {', '.join(cpus)}"
+    placement = "each on every CPU" if cpus is None else f"on CPUs {' and '.join(cpus)}"
     report.w4_cpu_per_round_s = result["w3"].get("cpu_per_round_s", {})
     for key, label, name in (
         (f"W4/W1/N={config.w4_w1_clients}", f"W4 W1 N={config.w4_w1_clients}", "w1"),

@@ -73,9 +73,11 @@ class TestCpuTime:
         )
         assert run._cpu_note(None) == ""
 
-    def test_gives_each_worker_a_core_of_its_own_when_there_are_enough(self, monkeypatch):
+    def test_splits_the_cores_between_the_workers_when_there_are_enough(self, monkeypatch):
         monkeypatch.setattr(cpu_affinity, "usable", lambda: frozenset({7, 3, 1}))
         assert remote.worker_cpus() == ["1", "3"]
+        monkeypatch.setattr(cpu_affinity, "usable", lambda: frozenset(range(16)))
+        assert remote.worker_cpus() == ["0-7", "8-15"]
         monkeypatch.setattr(cpu_affinity, "usable", lambda: frozenset({5}))
         assert remote.worker_cpus() is None
 
