@@ -30,6 +30,7 @@ from tensorflow.python.ops import resource_variable_ops
 
 from tffl.compiler import building_blocks as bb
 from tffl.compiler import local_variables as local_variables_lib
+from tffl.core import autograph_rules
 from tffl.core import computation_impl
 from tffl.core import parameter_binding
 from tffl.proto import computation_pb2
@@ -37,6 +38,8 @@ from tffl.types import computation_types
 from tffl.types import type_conversions
 
 _PYTHON_CALLBACK_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+
+autograph_rules.install()
 
 
 class TracingError(ValueError):

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from tffl.core import autograph_rules
 from tffl.learning.models import keras_metrics
 from tffl.learning.models import keras_model
 from tffl.learning.models import model_weights
@@ -95,12 +96,13 @@ class _VariableModelOfFunctional(variable_model.VariableModel):
 
     def predict_on_batch(self, x, training=True):
         weights = model_weights.ModelWeights(self._trainable, self._non_trainable)
-        return self._functional.predict_on_batch(weights, x, training)
+        predict = autograph_rules.user_function(self._functional.predict_on_batch)
+        return predict(weights, x, training)
 
     def forward_pass(self, batch_input, training=True):
         x, y = keras_model.split_batch(batch_input)
         predictions = self.predict_on_batch(x, training)
-        loss = self._functional.loss(predictions, y)
+        loss = autograph_rules.user_function(self._functional.loss)(predictions, y)
         num_examples = keras_model.batch_size(x)
         self._metrics.update(y, predictions, loss, num_examples)
         return variable_model.BatchOutput(loss, predictions, num_examples)

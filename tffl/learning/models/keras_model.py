@@ -10,6 +10,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from tffl.core import autograph_rules
 from tffl.learning.models import keras_metrics
 from tffl.learning.models import variable_model
 
@@ -67,11 +68,11 @@ class _KerasModel(variable_model.VariableModel):
         x, y = split_batch(batch_input)
         predictions = self.predict_on_batch(x, training)
         if len(self._losses) == 1:
-            loss = self._loss_weights[0] * self._losses[0](y, predictions)
+            loss = self._loss_weights[0] * _converted(self._losses[0])(y, predictions)
         else:
             loss = tf.add_n(
                 [
-                    weight * loss_fn(label, output)
+                    weight * _converted(loss_fn)(label, output)
                     for loss_fn, weight, label, output in zip(
                         self._losses, self._loss_weights, y, predictions
                     )
@@ -92,6 +93,14 @@ class _KerasModel(variable_model.VariableModel):
 
     def reset_metrics(self):
         self._metrics.reset()
+
+
+def _converted(loss_fn):
+    """A loss as AutoGraph should call it: a Keras `Loss` converts its `call` itself; a
+    plain function is the user's (see `autograph_rules.user_function`)."""
+    if isinstance(loss_fn, tf.keras.losses.Loss):
+        return loss_fn
+    return autograph_rules.user_function(loss_fn)
 
 
 def from_keras_model(
