@@ -41,14 +41,44 @@ def keras_error_or_double(y_true, y_pred):
     return error_or_double(y_pred, y_true)
 
 
-def loss_of_one_batch(make_model):
-    """A tf_computation building `make_model()` and returning its loss on (X, Y)."""
+def loss_of_one_batch(make_model, keyed=False):
+    """A tf_computation building `make_model()` and returning its loss on (X, Y)
+    (as `x` and `y` when `keyed`)."""
 
     @tffl.tf_computation
     def loss():
-        return make_model().forward_pass((tf.constant(X), tf.constant(Y))).loss
+        x, y = tf.constant(X), tf.constant(Y)
+        batch = collections.OrderedDict(x=x, y=y) if keyed else (x, y)
+        return make_model().forward_pass(batch).loss
 
     return float(loss())
+
+
+def functional_loss(predict_on_batch_fn, loss_fn):
+    """`loss_of_one_batch` of a functional model whose weights are [[1], [1]]."""
+
+    def make_model():
+        return models.model_from_functional(
+            models.FunctionalModel(
+                initial_weights=([np.ones([2, 1], np.float32)], []),
+                predict_on_batch_fn=predict_on_batch_fn,
+                loss_fn=loss_fn,
+                input_spec=SPEC,
+            )
+        )
+
+    return loss_of_one_batch(make_model)
+
+
+def keras_loss(keras_model, loss):
+    """`loss_of_one_batch` of `from_keras_model(keras_model, loss)`."""
+
+    def make_model():
+        return models.from_keras_model(
+            keras_model(), loss=loss, input_spec=collections.OrderedDict(x=SPEC[0], y=SPEC[1])
+        )
+
+    return loss_of_one_batch(make_model, keyed=True)
 
 
 class TestRules:
@@ -69,18 +99,8 @@ class TestRules:
 
 class TestUserFunctions:
     def test_functional_model_loss_with_python_control_flow_is_converted(self):
-        def make_model():
-            return models.model_from_functional(
-                models.FunctionalModel(
-                    initial_weights=([np.ones([2, 1], np.float32)], []),
-                    predict_on_batch_fn=predict,
-                    loss_fn=error_or_double,
-                    input_spec=SPEC,
-                )
-            )
-
         # Predictions [3, 7], labels [1, 3]: mean error 3 > 0, doubled.
-        assert loss_of_one_batch(make_model) == 6.0
+        assert functional_loss(predict, error_or_double) == 6.0
 
     def test_functional_model_predict_with_python_control_flow_is_converted(self):
         def clipped_predict(weights, x, training):
@@ -90,55 +110,23 @@ class TestUserFunctions:
                 out = tf.minimum(out, 5.0)
             return out
 
-        def make_model():
-            return models.model_from_functional(
-                models.FunctionalModel(
-                    initial_weights=([np.ones([2, 1], np.float32)], []),
-                    predict_on_batch_fn=clipped_predict,
-                    loss_fn=sum_of_errors,
-                    input_spec=SPEC,
-                )
-            )
-
         # Predictions [3, 7] clipped to [3, 5]; labels [1, 3].
-        assert loss_of_one_batch(make_model) == 4.0
+        assert functional_loss(clipped_predict, sum_of_errors) == 4.0
 
     def test_keras_model_loss_function_with_python_control_flow_is_converted(self):
-        def make_model():
-            keras_model = tf.keras.Sequential(
+        def dense():
+            return tf.keras.Sequential(
                 [
                     tf.keras.Input([2]),
                     tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="ones"),
                 ]
             )
-            return models.from_keras_model(
-                keras_model,
-                loss=keras_error_or_double,
-                input_spec=collections.OrderedDict(x=SPEC[0], y=SPEC[1]),
-            )
 
-        @tffl.tf_computation
-        def loss():
-            batch = collections.OrderedDict(x=tf.constant(X), y=tf.constant(Y))
-            return make_model().forward_pass(batch).loss
-
-        assert float(loss()) == 6.0
+        assert keras_loss(dense, keras_error_or_double) == 6.0
 
     def test_keras_model_call_with_python_control_flow_is_converted(self):
-        def make_model():
-            return models.from_keras_model(
-                ClippingModel(),
-                loss=tf.keras.losses.MeanAbsoluteError(),
-                input_spec=collections.OrderedDict(x=SPEC[0], y=SPEC[1]),
-            )
-
-        @tffl.tf_computation
-        def loss():
-            batch = collections.OrderedDict(x=tf.constant(X), y=tf.constant(Y))
-            return make_model().forward_pass(batch).loss
-
         # x @ [[1], [1]] = [3, 7], clipped to [3, 5]; labels [1, 3]: errors 2 and 2.
-        assert float(loss()) == 2.0
+        assert keras_loss(ClippingModel, tf.keras.losses.MeanAbsoluteError()) == 2.0
 
 
 class ClippingModel(tf.keras.Model):
