@@ -26,7 +26,9 @@ from tffl.executors import executor_stacks
 _HOST = flags.DEFINE_string("host", "0.0.0.0", "The interface to listen on.")
 _PORT = flags.DEFINE_integer("port", 8000, "The port to listen on; 0 picks a free one.")
 _MAX_CONCURRENCY = flags.DEFINE_integer(
-    "max_concurrency", None, "How many clients' TensorFlow work may run at once (default: cores)."
+    "max_concurrency",
+    None,
+    "How many clients' TensorFlow work may run at once (default: the CPUs it may run on).",
 )
 _TLS_CERT = flags.DEFINE_string("tls_cert", None, "PEM certificate chain; serve TLS with it.")
 _TLS_KEY = flags.DEFINE_string("tls_key", None, "PEM private key of --tls_cert.")
