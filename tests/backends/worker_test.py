@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import tffl
-from tffl.backends import cpu_affinity
 from tffl.backends import remote
 from tffl.core import context_stack
+from tffl.executors import cpu_affinity
 from tffl.executors import executor_errors
 from tffl.executors import executor_service
 from tffl.executors import remote_executor

@@ -25,7 +25,7 @@ from tests.benchmarks import fedavg
 from tests.benchmarks import intrinsics
 from tests.benchmarks import measure
 import tffl
-from tffl.backends import cpu_affinity
+from tffl.executors import cpu_affinity
 from tffl.testing import workers as workers_lib
 
 NUM_WORKERS = 2

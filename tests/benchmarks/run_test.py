@@ -14,7 +14,7 @@ from tests.benchmarks import fedavg
 from tests.benchmarks import measure
 from tests.benchmarks import remote
 from tests.benchmarks import run
-from tffl.backends import cpu_affinity
+from tffl.executors import cpu_affinity
 
 
 class TestRunner:

@@ -19,7 +19,7 @@ from absl import flags
 from absl import logging
 import grpc
 
-from tffl.backends import cpu_affinity
+from tffl.executors import cpu_affinity
 from tffl.executors import executor_service
 from tffl.executors import executor_stacks
 

@@ -13,12 +13,12 @@ and whose workers are given as factories.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from typing import Optional
 from typing import Sequence
 import weakref
 
 from tffl.executors import composing_executor
+from tffl.executors import cpu_affinity
 from tffl.executors import executor_base
 from tffl.executors import federating_executor
 from tffl.executors import reference_resolving_executor
@@ -43,7 +43,7 @@ class LocalExecutorFactory:
     ):
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency: expected a positive int, got {max_concurrency}")
-        self.max_concurrency = max_concurrency or _usable_cpus()
+        self.max_concurrency = max_concurrency or len(cpu_affinity.usable())
         if secure_aggregation is not None and not isinstance(
             secure_aggregation, secure_aggregation_lib.SecureAggregationConfig
         ):
@@ -92,10 +92,3 @@ def create_composing_executor(
         server=local.create_leaf(), workers=workers, num_clients=num_clients
     )
     return reference_resolving_executor.ReferenceResolvingExecutor(composing)
-
-
-def _usable_cpus() -> int:
-    """How many CPUs this process may run on (a pinned worker's, not the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1

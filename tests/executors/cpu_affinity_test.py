@@ -1,4 +1,4 @@
-"""Tests for tffl.backends.cpu_affinity: CPU lists, and pinning a process's threads."""
+"""Tests for tffl.executors.cpu_affinity: CPU lists, and pinning a process's threads."""
 
 import os
 import pathlib
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tffl.backends import cpu_affinity
+from tffl.executors import cpu_affinity
 
 
 class TestParse:
@@ -72,7 +72,7 @@ class TestPin:
         cpu = min(cpu_affinity.usable())
         script = f"""
 import os, threading
-from tffl.backends import cpu_affinity
+from tffl.executors import cpu_affinity
 before = threading.Event(); stop = threading.Event()
 def run():
     before.set(); stop.wait()
