@@ -121,6 +121,8 @@ class TestRunFedAvgOnLocalWorkers:
             TF_CPP_MIN_LOG_LEVEL="3",
             PYTHON=sys.executable,
             BASE_PORT=str(_free_port_pair()),
+            # The workers' logs go under the test's folder, not the machine's /tmp.
+            TMPDIR=str(tmp_path),
         )
         done = subprocess.run(
             [
