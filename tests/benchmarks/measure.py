@@ -118,6 +118,38 @@ def timed(fn: Callable[[], object]):
     return result, time.perf_counter() - started
 
 
+# Untimed calls between a call after a sleep and the back-to-back call timed next.
+_WARMING_CALLS = 10
+
+
+def idle_cost(fn: Callable[[], object], idle_s: float = 0.005, calls: int = 40) -> dict:
+    """Median seconds of a call of `fn` made right after the last one (`back_to_back`)
+    and made after sleeping `idle_s` (`after_idle`).
+
+    On some machines, virtual ones especially, a call after the process slept for a
+    few milliseconds costs several times more: its core's caches and branch history
+    hold other work by then, and an idle virtual CPU has to be woken. A remote round
+    has such gaps in every process (a worker waits for the driver, the driver for
+    the workers), where a local round runs as one call.
+    """
+    back_to_back, after_idle = [], []
+    for _ in range(calls):
+        time.sleep(idle_s)
+        started = time.perf_counter()
+        fn()
+        after_idle.append(time.perf_counter() - started)
+        for _ in range(_WARMING_CALLS):
+            fn()
+        started = time.perf_counter()
+        fn()
+        back_to_back.append(time.perf_counter() - started)
+    return {
+        "back_to_back": statistics.median(back_to_back),
+        "after_idle": statistics.median(after_idle),
+        "idle_s": idle_s,
+    }
+
+
 def pool_gradients_on_onednn(fn: Callable[[], object]) -> Tuple[object, Tuple[int, int]]:
     """`(fn(), (rewritten, total))`: of the max-pool gradients in the TF functions that
     `fn` instantiates, how many TF's oneDNN layout pass moved to its own kernel.

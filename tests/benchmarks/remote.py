@@ -12,7 +12,10 @@ every core. The driver runs on any core.
 W3 also counts the CPU time a round takes in each process, remote (the driver and
 each worker) and local. Where the processes' sum is more than the machine's
 cores can give in the local round's time, the remote round cannot keep up
-however it is scheduled.
+however it is scheduled. And it times a small TensorFlow call made back to back
+and made after 5 ms asleep (`measure.idle_cost`): every process of a remote round
+waits in turn for the others, and each TensorFlow call after a wait pays that
+difference.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from __future__ import annotations
 from typing import Dict
 from typing import List
 from typing import Optional
+
+import numpy as np
+import tensorflow as tf
 
 from tests.benchmarks import fedavg
 from tests.benchmarks import intrinsics
@@ -42,7 +48,8 @@ def benchmark(
       `{'w1': {...}, 'w3': {...}, 'worker_cpus': [...] or None}`; W1 and W3 each
       with `remote_s`, `local_s`, `repeats`, `max_difference` (remote against local
       results) and, for W3, `remote_cold_s` (the first remote round of a process
-      already built and run locally).
+      already built and run locally), `cpu_per_round_s` and `idle_cost` (of
+      `small_tf_call`, in the driver).
     """
     cpus = worker_cpus()
     workers = workers_lib.start_workers(NUM_WORKERS, cpus=cpus)
@@ -117,7 +124,16 @@ def _w3(remote, local, config: fedavg.RoundConfig, repeats: int, pids=()) -> dic
             "remote_workers": remote_cpu["others"],
             "local": local_cpu["own"],
         },
+        "idle_cost": measure.idle_cost(small_tf_call()),
     }
+
+
+def small_tf_call():
+    """A call of a small TF function: a few elementwise ops over the linear model's
+    weights (784 x 62 float32)."""
+    weights = tf.constant(np.ones([784, 62], np.float32))
+    fn = tf.function(lambda x: tf.reduce_sum(x * 2.0 + 1.0))
+    return lambda: fn(weights)
 
 
 def _stepper(context, process, datasets):

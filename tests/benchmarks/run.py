@@ -299,7 +299,8 @@ def _run_w4(config: Config, report: Report, log) -> None:
                 result[name]["local_s"],
                 repeats,
                 f"{remote.NUM_WORKERS} workers {placement}; baseline = tffl local"
-                f"{_cpu_note(result[name].get('cpu_per_round_s'))}",
+                f"{_cpu_note(result[name].get('cpu_per_round_s'))}"
+                f"{_idle_note(result[name].get('idle_cost'))}",
             )
         )
 
@@ -316,6 +317,16 @@ def _cpu_note(cpu: Optional[dict]) -> str:
     return (
         f"; CPU per round: remote {_duration(cpu['remote_driver'])} (driver) + {shown}"
         f" (workers), local {_duration(cpu['local'])}"
+    )
+
+
+def _idle_note(cost: Optional[dict]) -> str:
+    """What a small TF call costs after a wait, for W4-W3's notes column."""
+    if cost is None:
+        return ""
+    return (
+        f"; a small TF call: {_duration(cost['back_to_back'])} back to back, "
+        f"{_duration(cost['after_idle'])} after {cost['idle_s'] * 1e3:.0f} ms asleep"
     )
 
 

@@ -73,6 +73,29 @@ class TestCpuTime:
         )
         assert run._cpu_note(None) == ""
 
+    def test_notes_a_small_tf_call_back_to_back_and_after_a_wait(self):
+        cost = {"back_to_back": 6.1e-05, "after_idle": 0.00045, "idle_s": 0.005}
+
+        assert run._idle_note(cost) == (
+            "; a small TF call: 61 µs back to back, 450 µs after 5 ms asleep"
+        )
+        assert run._idle_note(None) == ""
+
+    def test_idle_cost_times_calls_in_pairs_with_a_sleep_between(self, monkeypatch):
+        events = []
+        monkeypatch.setattr(measure.time, "sleep", lambda seconds: events.append(seconds))
+
+        cost = measure.idle_cost(lambda: events.append("call"), idle_s=0.004, calls=3)
+
+        # Per pair: the sleep, the call timed after it, ten untimed calls, the one timed.
+        assert events == ([0.004] + ["call"] * 12) * 3
+        assert set(cost) == {"back_to_back", "after_idle", "idle_s"}
+        assert cost["idle_s"] == 0.004
+        assert cost["back_to_back"] >= 0 and cost["after_idle"] >= 0
+
+    def test_small_tf_call_sums_the_doubled_weights_plus_one(self):
+        assert float(remote.small_tf_call()()) == 784 * 62 * 3.0
+
     def test_splits_the_cores_between_the_workers_when_there_are_enough(self, monkeypatch):
         monkeypatch.setattr(cpu_affinity, "usable", lambda: frozenset({7, 3, 1}))
         assert remote.worker_cpus() == ["1", "3"]
