@@ -1,4 +1,5 @@
-"""Test-wide settings: quiet TensorFlow; real worker processes shared by the remote tests."""
+"""Test-wide settings: quiet TensorFlow; real worker processes shared by the remote tests;
+the local context's setter, with the default context restored after each test."""
 
 import os
 
@@ -41,3 +42,12 @@ def remote_workers():
         worker.wait_listening()
     yield _SHARED_WORKERS
     workers.stop_workers(_SHARED_WORKERS)
+
+
+@pytest.fixture
+def set_context():
+    """`tffl.backends.local.set_context`, with the default context restored afterwards."""
+    from tffl.backends import local
+
+    yield local.set_context
+    local.set_context()

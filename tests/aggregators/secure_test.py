@@ -19,13 +19,6 @@ INT_MEASUREMENTS = (
 )
 
 
-@pytest.fixture
-def set_context():
-    """`tffl.backends.local.set_context`, with the default context restored afterwards."""
-    yield tffl.backends.local.set_context
-    tffl.backends.local.set_context()
-
-
 def _quantization_bound(count, upper, lower, total):
     """The documented error: count * (U - L) / (2**33 - 2), plus the float32 cast of the sum."""
     return count * (upper - lower) / (2**33 - 2) + np.abs(total) * np.finfo(np.float32).eps

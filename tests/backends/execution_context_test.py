@@ -36,13 +36,6 @@ class DataPoint:
     y: float
 
 
-@pytest.fixture
-def set_context():
-    """`tffl.backends.local.set_context`, with the default context restored afterwards."""
-    yield tffl.backends.local.set_context
-    tffl.backends.local.set_context()
-
-
 @tffl.tf_computation(np.float32)
 def add_one(x):
     return x + 1.0

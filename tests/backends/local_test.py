@@ -17,13 +17,6 @@ S = tffl.SERVER
 F = tffl.FederatedType
 
 
-@pytest.fixture
-def set_context():
-    """`tffl.backends.local.set_context`, with the default context restored afterwards."""
-    yield tffl.backends.local.set_context
-    tffl.backends.local.set_context()
-
-
 @tffl.tf_computation(np.float32)
 def square(x):
     return x * x

@@ -18,13 +18,6 @@ import tffl
 from tffl.types import computation_types
 
 
-@pytest.fixture
-def set_context():
-    """`tffl.backends.local.set_context`, with the default context restored afterwards."""
-    yield tffl.backends.local.set_context
-    tffl.backends.local.set_context()
-
-
 @tffl.tf_computation(np.float32)
 def add_one(x):
     return x + 1.0

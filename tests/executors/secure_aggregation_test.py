@@ -29,13 +29,6 @@ OD = collections.OrderedDict
 Config = secure_aggregation.SecureAggregationConfig
 
 
-@pytest.fixture
-def set_context():
-    """`tffl.backends.local.set_context`, with the default context restored afterwards."""
-    yield tffl.backends.local.set_context
-    tffl.backends.local.set_context()
-
-
 def _bitwidth_sum(member, bitwidth):
     @tffl.federated_computation(F(member, C))
     def secure_total(values):
