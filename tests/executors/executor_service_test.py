@@ -176,6 +176,64 @@ class TestSession:
         assert sent.tolist() == by_key.tolist() == (-vector).tolist()
         session.close()
 
+    @pytest.mark.parametrize(
+        "inline_seconds, inline_bytes, threaded",
+        [
+            pytest.param(60.0, 2**20, [True, False, False], id="short_runs_on_the_loop"),
+            pytest.param(0.0, 2**20, [True, True, True], id="long_runs_in_a_thread"),
+            pytest.param(60.0, 16, [True, True, True], id="large_argument_in_a_thread"),
+        ],
+    )
+    def test_evaluates_in_a_thread_first_then_on_the_loop_while_short(
+        self, channel, monkeypatch, inline_seconds, inline_bytes, threaded
+    ):
+        monkeypatch.setattr(executor_service, "_INLINE_SECONDS", inline_seconds)
+        monkeypatch.setattr(executor_service, "_INLINE_BYTES", inline_bytes)
+        in_thread = []
+        to_thread = asyncio.to_thread
+
+        async def counting(fn, *args, **kwargs):
+            if fn.__name__ == "evaluate":
+                in_thread[-1] = True
+            return await to_thread(fn, *args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "to_thread", counting)
+        vector_type = tffl.TensorType(np.int32, [8])
+        negate = tffl.tf_computation(lambda x: -x, vector_type)
+        session = Session(channel)
+        fn = session.value(negate, negate.type_signature).value_ref.ref
+
+        results = []
+        for i in range(3):
+            in_thread.append(False)
+            results.append(session.evaluate(fn, np.arange(8, dtype=np.int32) + i, vector_type))
+
+        assert in_thread == threaded
+        assert [r.tolist() for r in results] == [[-i - j for j in range(8)] for i in range(3)]
+        session.close()
+
+    def test_a_function_disposed_and_created_again_starts_in_a_thread(self, channel, monkeypatch):
+        monkeypatch.setattr(executor_service, "_INLINE_SECONDS", 60.0)
+        threaded = []
+        to_thread = asyncio.to_thread
+
+        async def counting(fn, *args, **kwargs):
+            if fn.__name__ == "evaluate":
+                threaded.append(fn)
+            return await to_thread(fn, *args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "to_thread", counting)
+        increment = tffl.tf_computation(lambda x: x + 1, np.int32)
+        session = Session(channel)
+        first = session.value(increment, increment.type_signature).value_ref.ref
+        assert [session.evaluate(first, 1, np.int32) for _ in range(2)] == [2, 2]
+        session.ask(lambda r: r.dispose.value.append(first))
+        second = session.value(increment, increment.type_signature).value_ref.ref
+
+        assert session.evaluate(second, 5, np.int32) == 6
+        assert len(threaded) == 2  # The first call of each function.
+        session.close()
+
     def test_drain_ends_an_idle_session_and_refuses_new_ones_without_an_error(self):
         draining = workers.InProcessWorker()
         try:

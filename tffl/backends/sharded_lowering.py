@@ -137,6 +137,11 @@ class _ShardLoop:
         )
         self.key = hashlib.sha256(self.block.proto.SerializeToString()).digest()
         self.structure = structure[-1]
+        # Each aggregate's span of the flat outputs.
+        self.spans: List[Tuple[int, int]] = []
+        for state in self.structure:
+            start = self.spans[-1][1] if self.spans else 0
+            self.spans.append((start, start + len(tf.nest.flatten(state))))
         self.output_specs = [tf.TensorSpec(o.shape, o.dtype) for o in concrete.outputs]
 
 
@@ -426,18 +431,28 @@ def _merged(program, mode: str, loop: _ShardLoop, partials: List[List[Any]]) -> 
 
     This runs eagerly, on the numpy values the workers sent: sums add as written,
     `((s0 + s1) + s2)`. Inside a graph, Grappler would collapse the chain into one
-    `AddN`, whose order of addition is its own.
+    `AddN`, whose order of addition is its own. States of sums and means add leaf by
+    leaf on the flat lists; only aggregates' and collects' are given their structure.
     """
-    evaluator = client_loops.Evaluator(program, mode, None, [])
-    states = [tf.nest.pack_sequence_as(loop.structure, partial) for partial in partials]
-    merged = states[0]
+    merged = list(partials[0])
+    evaluator = None
     with np.errstate(over="ignore"):  # Integers wrap around, as in TensorFlow.
-        for state in states[1:]:
-            merged = [
-                evaluator.merge(aggregate, a, b)
-                for aggregate, a, b in zip(loop.group, merged, state)
-            ]
-    return tf.nest.flatten(merged)
+        for partial in partials[1:]:
+            for aggregate, structure, (start, stop) in zip(loop.group, loop.structure, loop.spans):
+                if aggregate.kind not in ("aggregate", "collect"):
+                    merged[start:stop] = [
+                        a + b for a, b in zip(merged[start:stop], partial[start:stop])
+                    ]
+                    continue
+                if evaluator is None:
+                    evaluator = client_loops.Evaluator(program, mode, None, [])
+                state = evaluator.merge(
+                    aggregate,
+                    tf.nest.pack_sequence_as(structure, merged[start:stop]),
+                    tf.nest.pack_sequence_as(structure, partial[start:stop]),
+                )
+                merged[start:stop] = tf.nest.flatten(state)
+    return merged
 
 
 class _Evaluation:
