@@ -105,7 +105,8 @@ _INLINE_BYTES = MIB
 
 # A compiled `Evaluate` (a shard loop) whose last run, reading and writing included,
 # took less than this runs on the event loop too when its argument is small: the hop to
-# a thread and back costs 0.3-0.6 ms on a small VM, a tenth of a linear model's round.
+# a thread and back costs 0.3-0.6 ms on a small VM, about 5% of a remote round of a
+# linear model.
 # Other sessions' requests wait about this long, except once when a short function
 # turns long (a shard of more clients). A function's first run, and any run after a
 # longer one, goes to a thread.
