@@ -439,7 +439,7 @@ def _merged(program, mode: str, loop: _ShardLoop, partials: List[List[Any]]) -> 
     with np.errstate(over="ignore"):  # Integers wrap around, as in TensorFlow.
         for partial in partials[1:]:
             for aggregate, structure, (start, stop) in zip(loop.group, loop.structure, loop.spans):
-                if aggregate.kind not in ("aggregate", "collect"):
+                if client_loops.Evaluator.merges_by_adding(aggregate):
                     merged[start:stop] = [
                         a + b for a, b in zip(merged[start:stop], partial[start:stop])
                     ]

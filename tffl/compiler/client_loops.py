@@ -264,19 +264,24 @@ class Evaluator:
             for aggregate, state in zip(group, final)
         ]
 
+    @staticmethod
+    def merges_by_adding(aggregate: dataflow.Aggregate) -> bool:
+        """Whether two partial states of `aggregate` merge by adding them leaf by leaf
+        (sums and means; not aggregates' accumulators or collects' stacks)."""
+        return aggregate.kind not in ("aggregate", "collect")
+
     def merge(self, aggregate: dataflow.Aggregate, a, b):
         """Two partial states of one aggregate (clients split in two), as one."""
-        kind = aggregate.kind
-        if kind == "collect":
+        if self.merges_by_adding(aggregate):
+            return tf.nest.map_structure(lambda x, y: x + y, a, b)
+        if aggregate.kind == "collect":
             return [tf.concat([x, y], axis=0) for x, y in zip(a, b)]
-        if kind == "aggregate":
-            zero_type = dataflow.member_type(aggregate.extra["zero"].type_spec)
-            merged = self.call(
-                aggregate.extra["merge"],
-                [dataflow.unflatten(list(a), zero_type), dataflow.unflatten(list(b), zero_type)],
-            )
-            return dataflow.flatten(merged, zero_type)
-        return tf.nest.map_structure(lambda x, y: x + y, a, b)
+        zero_type = dataflow.member_type(aggregate.extra["zero"].type_spec)
+        merged = self.call(
+            aggregate.extra["merge"],
+            [dataflow.unflatten(list(a), zero_type), dataflow.unflatten(list(b), zero_type)],
+        )
+        return dataflow.flatten(merged, zero_type)
 
     def _reduce_directly(self, aggregate: dataflow.Aggregate) -> None:
         """An aggregate of values already stacked (arguments, broadcasts): one reduction.
