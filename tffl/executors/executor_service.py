@@ -301,8 +301,10 @@ class _Session:
             if ref in self._compiled:  # Not disposed meanwhile.
                 self._seconds[ref] = time.perf_counter() - started
 
+        last = self._seconds.get(ref)  # None before the function's first run.
         inline = (
-            self._seconds.get(ref, _INLINE_SECONDS) < _INLINE_SECONDS
+            last is not None
+            and last < _INLINE_SECONDS
             and request.argument.ByteSize() <= _INLINE_BYTES
         )
         try:
