@@ -108,6 +108,21 @@ def channel(server):
         yield channel
 
 
+@pytest.fixture
+def threaded_evaluates(monkeypatch):
+    """The `Evaluate`s the service sent to a thread (one entry each), not run on its loop."""
+    threaded = []
+    to_thread = asyncio.to_thread
+
+    async def noting(fn, *args, **kwargs):
+        if fn.__name__ == "evaluate":
+            threaded.append(fn)
+        return await to_thread(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", noting)
+    return threaded
+
+
 @tffl.tf_computation(np.int32)
 def double(x):
     return x * 2
@@ -185,44 +200,29 @@ class TestSession:
         ],
     )
     def test_evaluates_in_a_thread_first_then_on_the_loop_while_short(
-        self, channel, monkeypatch, inline_seconds, inline_bytes, threaded
+        self, channel, monkeypatch, threaded_evaluates, inline_seconds, inline_bytes, threaded
     ):
         monkeypatch.setattr(executor_service, "_INLINE_SECONDS", inline_seconds)
         monkeypatch.setattr(executor_service, "_INLINE_BYTES", inline_bytes)
-        in_thread = []
-        to_thread = asyncio.to_thread
-
-        async def counting(fn, *args, **kwargs):
-            if fn.__name__ == "evaluate":
-                in_thread[-1] = True
-            return await to_thread(fn, *args, **kwargs)
-
-        monkeypatch.setattr(asyncio, "to_thread", counting)
         vector_type = tffl.TensorType(np.int32, [8])
         negate = tffl.tf_computation(lambda x: -x, vector_type)
         session = Session(channel)
         fn = session.value(negate, negate.type_signature).value_ref.ref
 
-        results = []
+        results, in_thread = [], []
         for i in range(3):
-            in_thread.append(False)
+            before = len(threaded_evaluates)
             results.append(session.evaluate(fn, np.arange(8, dtype=np.int32) + i, vector_type))
+            in_thread.append(len(threaded_evaluates) > before)
 
         assert in_thread == threaded
         assert [r.tolist() for r in results] == [[-i - j for j in range(8)] for i in range(3)]
         session.close()
 
-    def test_a_function_disposed_and_created_again_starts_in_a_thread(self, channel, monkeypatch):
+    def test_a_function_disposed_and_created_again_starts_in_a_thread(
+        self, channel, monkeypatch, threaded_evaluates
+    ):
         monkeypatch.setattr(executor_service, "_INLINE_SECONDS", 60.0)
-        threaded = []
-        to_thread = asyncio.to_thread
-
-        async def counting(fn, *args, **kwargs):
-            if fn.__name__ == "evaluate":
-                threaded.append(fn)
-            return await to_thread(fn, *args, **kwargs)
-
-        monkeypatch.setattr(asyncio, "to_thread", counting)
         increment = tffl.tf_computation(lambda x: x + 1, np.int32)
         session = Session(channel)
         first = session.value(increment, increment.type_signature).value_ref.ref
@@ -231,7 +231,7 @@ class TestSession:
         second = session.value(increment, increment.type_signature).value_ref.ref
 
         assert session.evaluate(second, 5, np.int32) == 6
-        assert len(threaded) == 2  # The first call of each function.
+        assert len(threaded_evaluates) == 2  # The first call of each function.
         session.close()
 
     def test_drain_ends_an_idle_session_and_refuses_new_ones_without_an_error(self):
