@@ -110,12 +110,13 @@ def channel(server):
 
 @pytest.fixture
 def threaded_evaluates(monkeypatch):
-    """The `Evaluate`s the service sent to a thread (one entry each), not run on its loop."""
+    """The `Evaluate`s the service sent to a thread, whole or only their call (one entry
+    each), not run on its loop."""
     threaded = []
     to_thread = asyncio.to_thread
 
     async def noting(fn, *args, **kwargs):
-        if fn.__name__ == "evaluate":
+        if fn.__name__ in ("evaluate", "call"):
             threaded.append(fn)
         return await to_thread(fn, *args, **kwargs)
 
@@ -217,6 +218,72 @@ class TestSession:
 
         assert in_thread == threaded
         assert [r.tolist() for r in results] == [[-i - j for j in range(8)] for i in range(3)]
+        session.close()
+
+    def test_an_argument_of_other_sizes_runs_in_a_thread_after_short_runs(
+        self, channel, monkeypatch, threaded_evaluates
+    ):
+        monkeypatch.setattr(executor_service, "_INLINE_SECONDS", 60.0)
+        vector_type = tffl.TensorType(np.int32, [None])
+        negate = tffl.tf_computation(lambda x: -x, vector_type)
+        session = Session(channel)
+        fn = session.value(negate, negate.type_signature).value_ref.ref
+        short, long = np.arange(4, dtype=np.int32), np.arange(1000, dtype=np.int32)
+
+        results, in_thread = [], []
+        for vector in (short, short, long, long, short):
+            before = len(threaded_evaluates)
+            results.append(session.evaluate(fn, vector, vector_type))
+            in_thread.append(len(threaded_evaluates) > before)
+
+        assert in_thread == [True, False, True, False, True]
+        assert [r.tolist() for r in results] == [
+            (-v).tolist() for v in (short, short, long, long, short)
+        ]
+        session.close()
+
+    def test_a_longer_tensor_sent_by_its_key_runs_in_a_thread(
+        self, channel, monkeypatch, threaded_evaluates
+    ):
+        # Sent by key, the request is as small as before: only the tensor it names differs.
+        monkeypatch.setattr(executor_service, "_INLINE_SECONDS", 60.0)
+        vector_type = tffl.TensorType(np.int32, [None])
+        total = tffl.tf_computation(lambda x: tf.reduce_sum(x), vector_type)
+        short = value_serialization.Cached(np.arange(4, dtype=np.int32))
+        long = value_serialization.Cached(np.arange(1000, dtype=np.int32))
+        session = Session(channel)
+        fn = session.value(total, total.type_signature).value_ref.ref
+        session.evaluate(fn, short, vector_type)
+        session.evaluate(fn, long, vector_type)
+
+        results, in_thread = [], []
+        for cached in (short, short, long, long):
+            before = len(threaded_evaluates)
+            results.append(session.evaluate(fn, cached, vector_type, known_keys={cached.key}))
+            in_thread.append(len(threaded_evaluates) > before)
+
+        assert in_thread == [True, False, True, False]
+        assert results == [6, 6, 499500, 499500]
+        session.close()
+
+    def test_a_count_of_other_value_runs_in_a_thread(
+        self, channel, monkeypatch, threaded_evaluates
+    ):
+        # An integer scalar sizes the work as a shape does (a shard loop's client count).
+        monkeypatch.setattr(executor_service, "_INLINE_SECONDS", 60.0)
+        count_type = tffl.StructType([np.int32, np.float32])
+        repeat = tffl.tf_computation(lambda n, x: tf.reduce_sum(tf.fill([n], x)), count_type)
+        session = Session(channel)
+        fn = session.value(repeat, repeat.type_signature).value_ref.ref
+
+        results, in_thread = [], []
+        for count, x in ((3, 0.5), (3, 1.5), (7, 1.5)):
+            before = len(threaded_evaluates)
+            results.append(session.evaluate(fn, (count, x), count_type))
+            in_thread.append(len(threaded_evaluates) > before)
+
+        assert in_thread == [True, False, True]
+        assert results == [1.5, 4.5, 10.5]
         session.close()
 
     def test_a_function_disposed_and_created_again_starts_in_a_thread(

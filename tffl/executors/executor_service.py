@@ -104,13 +104,30 @@ def _version() -> str:
 _INLINE_BYTES = MIB
 
 # A compiled `Evaluate` (a shard loop) whose last run, reading and writing included,
-# took less than this runs on the event loop too when its argument is small: the hop to
-# a thread and back costs 0.3-0.6 ms on a small VM, about 5% of a remote round of a
-# linear model.
-# Other sessions' requests wait about this long, except once when a short function
-# turns long (a shard of more clients). A function's first run, and any run after a
-# longer one, goes to a thread.
+# took less than this runs on the event loop too when its argument is small and of the
+# same sizes as then (`_sizes`): the hop to a thread and back costs 0.3-0.6 ms on a
+# small VM, about 5% of a remote round of a linear model. Other sessions' requests wait
+# at most about this long. A function's first run, a run after a longer one, and a run
+# on values of other sizes (a shard of more clients, longer datasets sent by cache key)
+# go to a thread.
 _INLINE_SECONDS = 0.02
+
+
+def _sizes(value: Any) -> Optional[Tuple[Any, ...]]:
+    """What sizes a compiled function's work on `value`: the shape of each tensor and the
+    value of each integer scalar (a count, such as a shard's clients); None when a leaf's
+    size cannot be told (a dataset)."""
+    sizes = []
+    for leaf in tf.nest.flatten(value):
+        if isinstance(leaf, (int, np.integer)):
+            sizes.append(int(leaf))
+        elif isinstance(leaf, (np.ndarray, tf.Tensor)):
+            sizes.append(tuple(leaf.shape))
+        elif isinstance(leaf, (float, bytes, str, np.generic)):
+            sizes.append(())
+        else:
+            return None
+    return tuple(sizes)
 
 
 def _nbytes(value: Any) -> float:
@@ -149,8 +166,9 @@ class _Session:
         self._values: Dict[int, executor_base.ExecutorValue] = {}
         # The values created from TensorFlow blocks, compiled: `Evaluate` calls them directly.
         self._compiled: Dict[int, tensorflow_executor.CompiledFunction] = {}
-        # How long each compiled function's last `Evaluate` took, by reference.
-        self._seconds: Dict[int, float] = {}
+        # Each compiled function's last `Evaluate`, by reference: how long it took, and
+        # the sizes of its argument (`_sizes`).
+        self._last_runs: Dict[int, Tuple[float, Optional[Tuple[Any, ...]]]] = {}
         self._refs = itertools.count(1)
         self.num_clients: Optional[int] = None
         self.max_answer_bytes = max_message_bytes
@@ -165,7 +183,7 @@ class _Session:
     def close(self) -> None:
         self._values.clear()
         self._compiled.clear()
-        self._seconds.clear()
+        self._last_runs.clear()
         if self._executor is not None:
             self._executor.close()
             self._executor = None
@@ -190,7 +208,7 @@ class _Session:
         for ref in request.value:
             self._values.pop(ref, None)
             self._compiled.pop(ref, None)
-            self._seconds.pop(ref, None)
+            self._last_runs.pop(ref, None)
         response = _Response()
         response.ack.SetInParent()
         return response
@@ -283,37 +301,50 @@ class _Session:
 
     async def _evaluate_compiled(self, compiled, fn_type, request) -> _Response:
         """`Evaluate` of a TensorFlow block: reading, the call and writing in one step,
-        without the executor stack (which would give the same result); on the event loop
-        when the function's last run was short (`_INLINE_SECONDS`), else in a thread."""
+        without the executor stack (which would give the same result). On the event loop
+        when the function's last run was short (`_INLINE_SECONDS`) and on an argument of
+        the same sizes, else in a thread."""
         response = _Response()
         ref = request.function
 
-        def evaluate():
-            started = time.perf_counter()
+        def read():
             argument, arg_type = None, None
             if request.HasField("argument"):
                 argument, arg_type = value_serialization.deserialize_value(
                     request.argument, self.num_clients, self._cache
                 )
             self._check_argument(fn_type, arg_type, "evaluate")
+            return argument
+
+        def call(argument, sizes, started):
             result = value_conversions.to_python(compiled(argument), fn_type.result)
             value_serialization.write_value(response.computed, result, fn_type.result)
             if ref in self._compiled:  # Not disposed meanwhile.
-                self._seconds[ref] = time.perf_counter() - started
+                self._last_runs[ref] = (time.perf_counter() - started, sizes)
 
-        last = self._seconds.get(ref)  # None before the function's first run.
-        inline = (
-            last is not None
-            and last < _INLINE_SECONDS
-            and request.argument.ByteSize() <= _INLINE_BYTES
-        )
+        def evaluate():
+            started = time.perf_counter()
+            argument = read()
+            call(argument, _sizes(argument), started)
+
+        last = self._last_runs.get(ref)  # None before the function's first run.
         try:
-            if inline:
-                evaluate()
-            else:
+            if (
+                last is None
+                or last[0] >= _INLINE_SECONDS
+                or request.argument.ByteSize() > _INLINE_BYTES
+            ):
                 await asyncio.to_thread(evaluate)
+                return response
+            started = time.perf_counter()
+            argument = read()
         except value_serialization.CacheMiss as error:
             raise _RequestError(str(error), grpc.StatusCode.NOT_FOUND) from None
+        sizes = _sizes(argument)
+        if sizes is not None and sizes == last[1]:
+            call(argument, sizes, started)
+        else:
+            await asyncio.to_thread(call, argument, sizes, started)
         return response
 
     @staticmethod
