@@ -266,6 +266,18 @@ class TestSession:
         assert results == [6, 6, 499500, 499500]
         session.close()
 
+    def test_a_function_of_no_parameter_runs_on_the_loop_once_short(
+        self, channel, monkeypatch, threaded_evaluates
+    ):
+        monkeypatch.setattr(executor_service, "_INLINE_SECONDS", 60.0)
+        seven = tffl.tf_computation(lambda: tf.constant(7))
+        session = Session(channel)
+        fn = session.value(seven, seven.type_signature).value_ref.ref
+
+        assert [session.evaluate(fn) for _ in range(3)] == [7, 7, 7]
+        assert len(threaded_evaluates) == 1
+        session.close()
+
     def test_a_count_of_other_value_runs_in_a_thread(
         self, channel, monkeypatch, threaded_evaluates
     ):

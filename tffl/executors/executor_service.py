@@ -123,7 +123,7 @@ def _sizes(value: Any) -> Optional[Tuple[Any, ...]]:
             sizes.append(int(leaf))
         elif isinstance(leaf, (np.ndarray, tf.Tensor)):
             sizes.append(tuple(leaf.shape))
-        elif isinstance(leaf, (float, bytes, str, np.generic)):
+        elif leaf is None or isinstance(leaf, (float, bytes, str, np.generic)):
             sizes.append(())
         else:
             return None
