@@ -70,6 +70,8 @@ def test_types_all_is_pinned():
             "TensorType",
             "Type",
             "TypeMismatchError",
+            "at_clients",
+            "at_server",
             "deserialize_type",
             "infer_type",
             "serialize_type",

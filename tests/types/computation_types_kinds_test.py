@@ -12,6 +12,7 @@ from tests.types.sample_types import make_sequence
 from tests.types.sample_types import make_server
 from tests.types.sample_types import make_struct
 from tests.types.sample_types import make_tensor
+import tffl.types
 from tffl.types import computation_types
 from tffl.types import placements
 
@@ -355,6 +356,18 @@ class TestFederatedType:
             computation_types.FederatedType(member, placement, all_equal)
 
         assert str(raised.value) == expected_message
+
+    def test_at_clients_and_at_server_build_placed_types(self):
+        assert tffl.types.at_clients(np.float32) == make_clients(np.float32)
+        assert tffl.types.at_clients(np.float32, all_equal=True) == make_clients(
+            np.float32, all_equal=True
+        )
+        assert tffl.types.at_server([np.int32, np.float32]) == make_server([np.int32, np.float32])
+        assert str(tffl.types.at_clients([("x", np.float32)])) == "{<x=float32>}@CLIENTS"
+
+    def test_at_clients_refuses_a_federated_member(self):
+        with pytest.raises(TypeError, match=r"got int32@SERVER \(federated values do not nest\)"):
+            tffl.types.at_clients(make_server(np.int32))
 
 
 class TestAbstractType:

@@ -8,6 +8,8 @@ from tffl.types.computation_types import SequenceType
 from tffl.types.computation_types import StructType
 from tffl.types.computation_types import TensorType
 from tffl.types.computation_types import Type
+from tffl.types.computation_types import at_clients
+from tffl.types.computation_types import at_server
 from tffl.types.computation_types import to_type
 from tffl.types.placements import CLIENTS
 from tffl.types.placements import SERVER
@@ -30,6 +32,8 @@ __all__ = [
     "TensorType",
     "Type",
     "TypeMismatchError",
+    "at_clients",
+    "at_server",
     "deserialize_type",
     "infer_type",
     "serialize_type",

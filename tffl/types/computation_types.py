@@ -439,6 +439,24 @@ class FederatedType(Type):
         return self._member.is_assignable_from(source._member)
 
 
+def at_clients(type_spec: Any, all_equal: bool = False) -> FederatedType:
+    """`type_spec` placed at CLIENTS: one member value per client unless `all_equal`.
+
+    >>> str(at_clients(np.int32)), str(at_clients(np.int32, all_equal=True))
+    ('{int32}@CLIENTS', 'int32@CLIENTS')
+    """
+    return FederatedType(type_spec, placements.CLIENTS, all_equal)
+
+
+def at_server(type_spec: Any) -> FederatedType:
+    """`type_spec` placed at SERVER.
+
+    >>> str(at_server([np.float32, np.int32]))
+    '<float32,int32>@SERVER'
+    """
+    return FederatedType(type_spec, placements.SERVER)
+
+
 class PlacementType(Type):
     """The type of placement literals themselves."""
 
