@@ -33,6 +33,7 @@ def test_top_level_all_is_pinned():
             "federated_map",
             "federated_mean",
             "federated_secure_modular_sum",
+            "federated_secure_sum",
             "federated_secure_sum_bitwidth",
             "federated_select",
             "federated_sum",

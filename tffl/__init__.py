@@ -27,6 +27,7 @@ from tffl.core.intrinsics import federated_eval  # noqa: E402
 from tffl.core.intrinsics import federated_map  # noqa: E402
 from tffl.core.intrinsics import federated_mean  # noqa: E402
 from tffl.core.intrinsics import federated_secure_modular_sum  # noqa: E402
+from tffl.core.intrinsics import federated_secure_sum  # noqa: E402
 from tffl.core.intrinsics import federated_secure_sum_bitwidth  # noqa: E402
 from tffl.core.intrinsics import federated_select  # noqa: E402
 from tffl.core.intrinsics import federated_sum  # noqa: E402
@@ -72,6 +73,7 @@ __all__ = [
     "federated_map",
     "federated_mean",
     "federated_secure_modular_sum",
+    "federated_secure_sum",
     "federated_secure_sum_bitwidth",
     "federated_select",
     "federated_sum",

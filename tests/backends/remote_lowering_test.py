@@ -19,7 +19,7 @@ from tffl.core import context_stack
 from tffl.testing import intrinsic_programs
 from tffl.testing import workers
 
-NOT_LOWERED = {"select", "secure_sum_bitwidth", "secure_modular_sum", "sequences"}
+NOT_LOWERED = {"select", "secure_sum", "secure_sum_bitwidth", "secure_modular_sum", "sequences"}
 
 
 def _addresses(workers, count):

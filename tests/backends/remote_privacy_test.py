@@ -13,6 +13,7 @@ import tensorflow as tf
 import tffl
 from tffl.backends import remote
 from tffl.core import context_stack
+from tffl.executors import executor_errors
 
 F, C, S = tffl.FederatedType, tffl.CLIENTS, tffl.SERVER
 
@@ -41,11 +42,28 @@ class TestSecureSumsOnWorkers:
             return (
                 tffl.federated_secure_sum_bitwidth(values, 8),
                 tffl.federated_secure_modular_sum(values, 256),
+                tffl.federated_secure_sum(values, 255),
             )
 
         values = [200, 7, 99, 255, 0, 31, 64]
         local, on_workers = _both(two_workers, sums, values)
-        assert local == on_workers == (656, 656 % 256)
+        assert local == on_workers == (656, 656 % 256, 656)
+
+    def test_a_value_over_max_input_fails_on_its_worker_naming_the_client(self, two_workers):
+        @tffl.federated_computation(F(np.int32, C))
+        def bounded(values):
+            return tffl.federated_secure_sum(values, 100)
+
+        with context_stack.install(two_workers):
+            with pytest.raises(executor_errors.FatalError) as caught:
+                bounded([1, 2, 3, 101])
+
+        message = str(caught.value)
+        assert message.startswith("worker 127.0.0.1:")
+        assert message.endswith(
+            ": federated_secure_sum: client 1 has values outside [0, 101): min 101, max 101 "
+            "(the worker's clients 0 to 1 are clients 2 to 3 of the call)"
+        )
 
     def test_secure_sum_factory_gives_the_local_float_mean(self, two_workers):
         factory = tffl.aggregators.UnweightedMeanFactory(

@@ -36,6 +36,7 @@ SIGNATURES = {
     ),
     "federated_secure_sum_bitwidth": "(<{T}@CLIENTS,B> -> T@SERVER)",
     "federated_secure_modular_sum": "(<{T}@CLIENTS,B> -> T@SERVER)",
+    "federated_secure_sum": "(<{T}@CLIENTS,B> -> T@SERVER)",
     "sequence_map": "(<(T -> U),T*> -> U*)",
     "sequence_reduce": "(<T*,U,(<U,T> -> U)> -> U)",
     "sequence_sum": "(T* -> T)",
@@ -61,7 +62,7 @@ class TestAll:
 
     def test_has_unique_uris_when_listed(self):
         uris = [d.uri for d in intrinsic_defs.ALL]
-        assert len(uris) == len(set(uris)) == 19
+        assert len(uris) == len(set(uris)) == 20
 
     def test_indexes_every_definition_by_uri_when_looked_up(self):
         for definition in intrinsic_defs.ALL:
@@ -189,6 +190,12 @@ GOOD = [
         id="select",
     ),
     pytest.param(
+        intrinsic_defs.FEDERATED_SECURE_SUM,
+        tffl.StructType([F(tffl.StructType([INT, INT]), C), tffl.StructType([INT, INT])]),
+        "<int32,int32>@SERVER",
+        id="secure-sum",
+    ),
+    pytest.param(
         intrinsic_defs.FEDERATED_SECURE_SUM_BITWIDTH,
         tffl.StructType([F(INT, C), INT]),
         "int32@SERVER",
@@ -289,6 +296,13 @@ BAD = [
         "federated_secure_modular_sum: expected <{T}@CLIENTS,B>, got <{float32}@CLIENTS,int32> "
         "(T must be integer tensors, got float32)",
         id="secure-modular-sum-of-float",
+    ),
+    pytest.param(
+        intrinsic_defs.FEDERATED_SECURE_SUM,
+        tffl.StructType([F(INT, C), F(INT, S)]),
+        "federated_secure_sum: expected <{T}@CLIENTS,B>, got <{int32}@CLIENTS,int32@SERVER> "
+        "(B must be a non-federated constant, got int32@SERVER)",
+        id="secure-sum-of-placed-max-input",
     ),
     pytest.param(
         intrinsic_defs.SEQUENCE_SUM,

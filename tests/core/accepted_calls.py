@@ -245,6 +245,12 @@ GOOD = {
         "({int32}@CLIENTS -> int32@SERVER)",
         "(x -> federated_secure_sum_bitwidth(<x,8>))",
     ),
+    "secure-sum": (
+        [F(np.int32, C)],
+        lambda x: tffl.federated_secure_sum(x, 255),
+        "({int32}@CLIENTS -> int32@SERVER)",
+        "(x -> federated_secure_sum(<x,255>))",
+    ),
     "secure-modular-sum": (
         [F(np.int32, C)],
         lambda x: tffl.federated_secure_modular_sum(x, 16),

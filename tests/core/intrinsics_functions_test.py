@@ -29,6 +29,7 @@ EXAMPLE_OF = {
     intrinsic_defs.FEDERATED_EVAL_AT_CLIENTS: "eval-clients",
     intrinsic_defs.FEDERATED_EVAL_AT_SERVER: "eval-server",
     intrinsic_defs.FEDERATED_SELECT: "select",
+    intrinsic_defs.FEDERATED_SECURE_SUM: "secure-sum",
     intrinsic_defs.FEDERATED_SECURE_SUM_BITWIDTH: "secure-sum-bitwidth",
     intrinsic_defs.FEDERATED_SECURE_MODULAR_SUM: "secure-modular-sum",
     intrinsic_defs.SEQUENCE_MAP: "sequence-map",

@@ -45,6 +45,14 @@ def _modular_sum(member, modulus):
     return modular_total
 
 
+def _max_input_sum(member, max_input):
+    @tffl.federated_computation(F(member, C))
+    def bounded_total(values):
+        return tffl.federated_secure_sum(values, max_input)
+
+    return bounded_total
+
+
 def _chi_square_p_value(samples, modulus):
     counts = np.bincount(np.asarray(samples, np.int64), minlength=modulus)
     expected = len(samples) / modulus
@@ -103,6 +111,51 @@ class TestExactSums:
 
         assert result[0] == 1
         np.testing.assert_array_equal(result[1], [99, 1])
+
+
+class TestMaxInputSums:
+    """`federated_secure_sum(value, max_input)`: values in `[0, max_input]`, summed exactly."""
+
+    def test_gives_the_true_sum_when_values_reach_max_input(self):
+        bounded_total = _max_input_sum(np.int32, 100)
+
+        assert str(bounded_total.type_signature) == "({int32}@CLIENTS -> int32@SERVER)"
+        assert bounded_total([100, 100, 0, 57]) == np.int32(257)
+
+    def test_sums_each_leaf_below_its_own_max_input_when_the_value_is_a_struct(self):
+        bounded_total = _max_input_sum(OD(a=np.int32, b=(np.int64, [2])), OD(a=1, b=2**40))
+
+        result = bounded_total([OD(a=1, b=[2**40, 3]), OD(a=0, b=[2**40, 4]), OD(a=1, b=[0, 5])])
+
+        assert result["a"] == 2
+        assert result["b"].dtype == np.int64
+        np.testing.assert_array_equal(result["b"], [2**41, 12])
+
+    def test_uses_one_max_input_for_every_leaf_when_given_one(self):
+        bounded_total = _max_input_sum((np.int32, np.int32), 7)
+
+        assert bounded_total([(7, 1), (7, 2), (0, 3)]) == (14, 6)
+
+    def test_raises_naming_the_client_when_a_value_exceeds_max_input(self):
+        with pytest.raises(ValueError) as raised:
+            _max_input_sum(np.int32, 100)([3, 101, 5])
+
+        assert str(raised.value) == (
+            "federated_secure_sum: client 1 has values outside [0, 101): min 101, max 101"
+        )
+
+    def test_raises_naming_the_client_when_a_value_is_negative(self):
+        with pytest.raises(ValueError) as raised:
+            _max_input_sum(np.int32, 100)([3, 5, -1])
+
+        assert str(raised.value) == (
+            "federated_secure_sum: client 2 has values outside [0, 101): min -1, max -1"
+        )
+
+    def test_gives_the_survivors_sum_when_clients_drop(self, set_context):
+        set_context(secure_aggregation=Config(dropped_clients={1}))
+
+        assert _max_input_sum(np.int32, 10)([4, 10, 6, 10]) == 20
 
 
 class TestDropouts:
@@ -306,45 +359,75 @@ class TestMaskGroups:
 
 class TestModuliAndBounds:
     def test_adds_the_bits_the_sum_needs_when_given_bitwidths(self):
-        assert secure_aggregation.moduli_and_bounds("s", [8, 0], 5, modular=False) == (
+        assert secure_aggregation.moduli_and_bounds(
+            "s", [8, 0], 5, secure_aggregation.BITWIDTH
+        ) == (
             [2**11, 2**3],
             [2**8, 1],
         )
 
+    def test_sums_a_max_input_as_the_bitwidth_that_holds_it(self):
+        assert secure_aggregation.moduli_and_bounds(
+            "s", [255, 256, 0], 4, secure_aggregation.MAX_INPUT
+        ) == ([2**10, 2**11, 2**2], [256, 257, 1])
+
     def test_needs_no_extra_bits_when_there_is_one_client(self):
-        assert secure_aggregation.moduli_and_bounds("s", [8], 1, modular=False) == ([256], [256])
+        assert secure_aggregation.moduli_and_bounds("s", [8], 1, secure_aggregation.BITWIDTH) == (
+            [256],
+            [256],
+        )
 
     @pytest.mark.parametrize(
-        "parameters, modular, message",
+        "parameters, kind, message",
         [
             pytest.param(
                 [61],
-                False,
+                secure_aggregation.BITWIDTH,
                 "federated_secure_sum_bitwidth: a bitwidth of 61 over 3 clients needs a "
                 "modulus of 2**63, above the largest, 2**62",
                 id="bitwidth_too_large",
             ),
             pytest.param(
                 [-1],
-                False,
+                secure_aggregation.BITWIDTH,
                 "federated_secure_sum_bitwidth: expected a bitwidth >= 0, got -1",
                 id="negative_bitwidth",
             ),
             pytest.param(
                 [0],
-                True,
+                secure_aggregation.MODULUS,
                 "federated_secure_sum_bitwidth: expected a modulus in [1, 2**32] or a power "
                 "of two up to 2**62, got 0",
                 id="zero_modulus",
             ),
+            pytest.param(
+                [-1],
+                secure_aggregation.MAX_INPUT,
+                "federated_secure_sum_bitwidth: expected a max_input >= 0, got -1",
+                id="negative_max_input",
+            ),
+            pytest.param(
+                [2**61],
+                secure_aggregation.MAX_INPUT,
+                "federated_secure_sum_bitwidth: a max_input of 2305843009213693952 over 3 "
+                "clients needs a modulus of 2**64, above the largest, 2**62",
+                id="max_input_too_large",
+            ),
+            pytest.param(
+                [8],
+                "bits",
+                "federated_secure_sum_bitwidth: expected a parameter kind in "
+                "('bitwidth', 'modulus', 'max_input'), got 'bits'",
+                id="unknown_kind",
+            ),
         ],
     )
     def test_raises_naming_the_intrinsic_when_a_parameter_is_unsupported(
-        self, parameters, modular, message
+        self, parameters, kind, message
     ):
         with pytest.raises(ValueError) as raised:
             secure_aggregation.moduli_and_bounds(
-                "federated_secure_sum_bitwidth", parameters, 3, modular
+                "federated_secure_sum_bitwidth", parameters, 3, kind
             )
 
         assert str(raised.value) == message

@@ -234,6 +234,14 @@ FEDERATED_SELECT = IntrinsicDef(
 )
 
 # Type signature: (<{T}@CLIENTS,B> -> T@SERVER)
+FEDERATED_SECURE_SUM = IntrinsicDef(
+    "federated_secure_sum",
+    _Fn(_Struct([_at_clients(_T), _B]), _at_server(_T)),
+    ("value", "max_input"),
+    check=_secure_check("B"),
+)
+
+# Type signature: (<{T}@CLIENTS,B> -> T@SERVER)
 FEDERATED_SECURE_SUM_BITWIDTH = IntrinsicDef(
     "federated_secure_sum_bitwidth",
     _Fn(_Struct([_at_clients(_T), _B]), _at_server(_T)),

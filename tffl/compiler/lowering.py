@@ -544,6 +544,9 @@ RULES = {
     defs.FEDERATED_SELECT: _not_lowered(
         "federated_select (clients' selections are sequences of varying length)"
     ),
+    defs.FEDERATED_SECURE_SUM: _not_lowered(
+        "secure sums (masking and dropouts run in the executor stack)"
+    ),
     defs.FEDERATED_SECURE_SUM_BITWIDTH: _not_lowered(
         "secure sums (masking and dropouts run in the executor stack)"
     ),

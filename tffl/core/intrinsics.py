@@ -206,6 +206,14 @@ def _secure_sum(definition, value: Any, parameter: Any) -> value_impl.Value:
     return value_impl.call_intrinsic(definition, bb.Struct([value_block, parameter_block]))
 
 
+def federated_secure_sum(value: Any, max_input: Any) -> value_impl.Value:
+    """The sum of integer client values in `[0, max_input]`, seen by the server only summed.
+
+    `max_input` is one integer for every leaf of the value, or one per leaf.
+    """
+    return _secure_sum(defs.FEDERATED_SECURE_SUM, value, max_input)
+
+
 def federated_secure_sum_bitwidth(value: Any, bitwidth: Any) -> value_impl.Value:
     """The sum of integer client values in `[0, 2**bitwidth)`, seen by the server only summed."""
     return _secure_sum(defs.FEDERATED_SECURE_SUM_BITWIDTH, value, bitwidth)
@@ -274,6 +282,7 @@ FUNCTIONS = {
     defs.FEDERATED_EVAL_AT_CLIENTS: federated_eval,
     defs.FEDERATED_EVAL_AT_SERVER: federated_eval,
     defs.FEDERATED_SELECT: federated_select,
+    defs.FEDERATED_SECURE_SUM: federated_secure_sum,
     defs.FEDERATED_SECURE_SUM_BITWIDTH: federated_secure_sum_bitwidth,
     defs.FEDERATED_SECURE_MODULAR_SUM: federated_secure_modular_sum,
     defs.SEQUENCE_MAP: sequence_map,

@@ -426,6 +426,13 @@ async def _aggregate(ex, arg, fn_type):
     return ComposingValue("server", result, fn_type.result)
 
 
+def _secure_sum_handler(definition, modular: bool):
+    async def handler(ex, arg, fn_type):
+        return await _secure_sum(ex, arg, fn_type, definition, modular)
+
+    return handler
+
+
 async def _secure_sum(ex, arg, fn_type, definition, modular: bool):
     _require_clients(ex, definition.uri)
     _, parameter = ex.arguments(arg)
@@ -435,14 +442,6 @@ async def _secure_sum(ex, arg, fn_type, definition, modular: bool):
         partials, fn_type.result.member, await parameter.compute(), modular
     )
     return await _server_result(ex, total, fn_type.result)
-
-
-async def _secure_sum_bitwidth(ex, arg, fn_type):
-    return await _secure_sum(ex, arg, fn_type, defs.FEDERATED_SECURE_SUM_BITWIDTH, False)
-
-
-async def _secure_modular_sum(ex, arg, fn_type):
-    return await _secure_sum(ex, arg, fn_type, defs.FEDERATED_SECURE_MODULAR_SUM, True)
 
 
 # Every intrinsic and how the driver runs it: on the shards, hierarchically, or at
@@ -462,8 +461,11 @@ HANDLERS = {
     defs.FEDERATED_EVAL_AT_CLIENTS: _shard_handler(defs.FEDERATED_EVAL_AT_CLIENTS),
     defs.FEDERATED_EVAL_AT_SERVER: _server_handler(defs.FEDERATED_EVAL_AT_SERVER),
     defs.FEDERATED_SELECT: _shard_handler(defs.FEDERATED_SELECT),
-    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_bitwidth,
-    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_modular_sum,
+    defs.FEDERATED_SECURE_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_SUM, False),
+    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_handler(
+        defs.FEDERATED_SECURE_SUM_BITWIDTH, False
+    ),
+    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_MODULAR_SUM, True),
     defs.SEQUENCE_MAP: _server_handler(defs.SEQUENCE_MAP),
     defs.SEQUENCE_REDUCE: _server_handler(defs.SEQUENCE_REDUCE),
     defs.SEQUENCE_SUM: _server_handler(defs.SEQUENCE_SUM),

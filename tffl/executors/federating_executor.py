@@ -438,7 +438,7 @@ def _leaves(value) -> List[Any]:
     return [leaf for _, item in type_conversions.container_items(value) for leaf in _leaves(item)]
 
 
-async def _secure_sum(ex, arg, result_type, label, modular: bool):
+async def _secure_sum(ex, arg, result_type, label, kind: str):
     """Masks on each client, unmasks the survivors' sum on the server (`secure_aggregation`)."""
     value, parameter = ex._arguments(arg)
     if value.kind != "federated" or value.type_signature.placement != _CLIENTS:
@@ -458,19 +458,18 @@ async def _secure_sum(ex, arg, result_type, label, modular: bool):
         value.payload,
         result_type.member,
         parameters,
-        modular,
+        kind,
         ex._per_client,
         ex._server,
     )
     return _federated([result], result_type)
 
 
-async def _secure_sum_bitwidth(ex, arg, result_type):
-    return await _secure_sum(ex, arg, result_type, "federated_secure_sum_bitwidth", False)
+def _secure_sum_handler(definition, kind: str):
+    async def handler(ex, arg, result_type):
+        return await _secure_sum(ex, arg, result_type, definition.uri, kind)
 
-
-async def _secure_modular_sum(ex, arg, result_type):
-    return await _secure_sum(ex, arg, result_type, "federated_secure_modular_sum", True)
+    return handler
 
 
 async def _sequence(ex, arg, result_type, definition):
@@ -505,8 +504,15 @@ HANDLERS = {
     defs.FEDERATED_EVAL_AT_CLIENTS: _eval_at_clients,
     defs.FEDERATED_EVAL_AT_SERVER: _eval_at_server,
     defs.FEDERATED_SELECT: _select,
-    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_bitwidth,
-    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_modular_sum,
+    defs.FEDERATED_SECURE_SUM: _secure_sum_handler(
+        defs.FEDERATED_SECURE_SUM, secure_aggregation.MAX_INPUT
+    ),
+    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_handler(
+        defs.FEDERATED_SECURE_SUM_BITWIDTH, secure_aggregation.BITWIDTH
+    ),
+    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_sum_handler(
+        defs.FEDERATED_SECURE_MODULAR_SUM, secure_aggregation.MODULUS
+    ),
     defs.SEQUENCE_MAP: _sequence_handler(defs.SEQUENCE_MAP),
     defs.SEQUENCE_REDUCE: _sequence_handler(defs.SEQUENCE_REDUCE),
     defs.SEQUENCE_SUM: _sequence_handler(defs.SEQUENCE_SUM),

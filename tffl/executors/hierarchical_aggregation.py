@@ -125,7 +125,8 @@ def secure_sum(
     Args:
       partials: the workers' sums, each already range-checked and reduced.
       member_type: their type.
-      parameter: the modulus (or bitwidth), one for all leaves or one per leaf.
+      parameter: the modulus (or bitwidth, or largest value), one for all leaves or
+        one per leaf.
       modular: whether the sum is modular.
     """
     parameters = [int(p) for p in leaves(parameter)]

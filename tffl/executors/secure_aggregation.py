@@ -1,7 +1,8 @@
 """Secure sums in the federating executor: pairwise masking, dropouts and a survivor threshold.
 
-`federated_secure_sum_bitwidth` and `federated_secure_modular_sum` run the
-masking protocol of `tffl_ops.secure_aggregation` (Bonawitz et al. 2017):
+`federated_secure_sum`, `federated_secure_sum_bitwidth` and
+`federated_secure_modular_sum` run the masking protocol of
+`tffl_ops.secure_aggregation` (Bonawitz et al. 2017):
 
 1. Key agreement (simulated): a fresh random key per sum seeds one secret per
    client; each client is handed only its own self seed and its row of pair seeds.
@@ -136,22 +137,40 @@ def _is_index(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+# What a secure sum's parameter is: a bitwidth, a modulus, or the largest value.
+BITWIDTH = "bitwidth"
+MODULUS = "modulus"
+MAX_INPUT = "max_input"
+KINDS = (BITWIDTH, MODULUS, MAX_INPUT)
+
+
 def moduli_and_bounds(
-    label: str, parameters: Sequence[int], num_clients: int, modular: bool
+    label: str, parameters: Sequence[int], num_clients: int, kind: str
 ) -> Tuple[List[int], List[int]]:
     """Each leaf's modulus and the bound its values must stay below.
 
     A bitwidth `b` bounds values by `2**b`; the sum of `n` of them needs
     `ceil(log2(n))` more bits, so the modulus `2**(b + ceil(log2(n)))` returns
-    the exact sum. A modulus bounds values and is used as it is.
+    the exact sum. A largest value `m` bounds values by `m + 1` and is summed as
+    the bitwidth that holds it, `m.bit_length()`. A modulus bounds values and is
+    used as it is.
+
+    >>> moduli_and_bounds("s", [8, 0], 5, BITWIDTH)
+    ([2048, 8], [256, 1])
+    >>> moduli_and_bounds("s", [100], 5, MAX_INPUT)
+    ([1024], [101])
 
     Raises:
-      ValueError: naming `label`, for a negative bitwidth or an unsupported modulus.
+      ValueError: naming `label`, for a negative bitwidth or largest value, a
+        sum that needs a modulus above `2**62`, or an unsupported modulus.
     """
+    if kind not in KINDS:
+        raise ValueError(f"{label}: expected a parameter kind in {KINDS}, got {kind!r}")
     moduli, bounds = [], []
     extra_bits = max(num_clients - 1, 0).bit_length()
+    name = "a bitwidth" if kind == BITWIDTH else "a max_input"
     for parameter in parameters:
-        if modular:
+        if kind == MODULUS:
             try:
                 moduli.append(masking.check_modulus(parameter))
             except ValueError as error:
@@ -159,14 +178,15 @@ def moduli_and_bounds(
             bounds.append(parameter)
             continue
         if parameter < 0:
-            raise ValueError(f"{label}: expected a bitwidth >= 0, got {parameter}")
-        if 2 ** (parameter + extra_bits) > masking.MAX_MODULUS:
+            raise ValueError(f"{label}: expected {name} >= 0, got {parameter}")
+        bits = parameter if kind == BITWIDTH else parameter.bit_length()
+        if 2 ** (bits + extra_bits) > masking.MAX_MODULUS:
             raise ValueError(
-                f"{label}: a bitwidth of {parameter} over {num_clients} clients needs a "
-                f"modulus of 2**{parameter + extra_bits}, above the largest, 2**62"
+                f"{label}: {name} of {parameter} over {num_clients} clients needs a "
+                f"modulus of 2**{bits + extra_bits}, above the largest, 2**62"
             )
-        moduli.append(2 ** (parameter + extra_bits))
-        bounds.append(2**parameter)
+        moduli.append(2 ** (bits + extra_bits))
+        bounds.append(2**parameter if kind == BITWIDTH else parameter + 1)
     return moduli, bounds
 
 
@@ -343,7 +363,7 @@ async def secure_sum(
     members: Sequence[executor_base.ExecutorValue],
     member_type: computation_types.Type,
     parameters: Sequence[int],
-    modular: bool,
+    kind: str,
     per_client: PerClient,
     server: executor_base.Executor,
 ) -> executor_base.ExecutorValue:
@@ -354,8 +374,8 @@ async def secure_sum(
       label: the intrinsic's name, to start error messages.
       members: each client's value, a value of that client's executor.
       member_type: the values' type `T`, integer tensors or a struct of them.
-      parameters: one bitwidth (or modulus) per leaf of `T`.
-      modular: whether `parameters` are moduli (else bitwidths).
+      parameters: one bitwidth, modulus or largest value per leaf of `T`.
+      kind: which of these they are: `BITWIDTH`, `MODULUS` or `MAX_INPUT`.
       per_client: runs `work(index, executor)` for every client, concurrently.
       server: the server's executor.
 
@@ -367,7 +387,7 @@ async def secure_sum(
     num_clients = len(members)
     if not num_clients:
         raise ValueError(f"{label} over zero clients")
-    moduli, bounds = moduli_and_bounds(label, parameters, num_clients, modular)
+    moduli, bounds = moduli_and_bounds(label, parameters, num_clients, kind)
     dropped = config.dropouts(num_clients)
     survivors = sorted(set(range(num_clients)) - set(dropped))
     threshold = config.threshold(num_clients)

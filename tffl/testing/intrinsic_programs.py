@@ -235,6 +235,14 @@ def _select():
     return program
 
 
+def _secure_sum():
+    @_fc(_F((np.int32, np.int64), _C))
+    def program(values):
+        return intrinsics.federated_secure_sum(values, (9, 1000))
+
+    return program
+
+
 def _secure_sum_bitwidth():
     @_fc(_F((np.int32, np.int32), _C))
     def program(values):
@@ -322,6 +330,11 @@ def cases(num_clients: int = 7) -> Dict[defs.IntrinsicDef, List[Case]]:
                 "select",
                 _select,
                 ([[i % 5, (i + 2) % 5][: i % 3] for i in range(n)], [10.0, 11.0, 12.0, 13.0, 14.0]),
+            )
+        ],
+        defs.FEDERATED_SECURE_SUM: [
+            Case(
+                "secure_sum", _secure_sum, ([(9 - i % 10, 1000 - 7 * i % 1001) for i in range(n)],)
             )
         ],
         defs.FEDERATED_SECURE_SUM_BITWIDTH: [
