@@ -19,7 +19,9 @@ from tffl import templates  # noqa: E402
 from tffl import tensorflow  # noqa: E402
 from tffl import types  # noqa: E402
 import tffl.backends.local  # noqa: E402, F401 (loads the default context)
+import tffl.backends.native  # noqa: E402, F401
 import tffl.backends.remote  # noqa: E402, F401
+import tffl.backends.test  # noqa: E402, F401
 from tffl.core.federated_computation import federated_computation  # noqa: E402
 from tffl.core.intrinsics import federated_aggregate  # noqa: E402
 from tffl.core.intrinsics import federated_broadcast  # noqa: E402
