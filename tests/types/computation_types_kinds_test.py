@@ -387,3 +387,42 @@ class TestAbstractType:
             computation_types.AbstractType(label)
 
         assert str(raised.value) == f"AbstractType label: expected a non-empty str, got {shown}"
+
+
+class TestFormattedRepresentation:
+    def test_keeps_a_type_that_fits_on_one_line(self):
+        federated = make_clients([("x", (np.float32, [None, 784])), ("y", np.int32)])
+
+        assert federated.formatted_representation() == "{<x=float32[?,784],y=int32>}@CLIENTS"
+
+    def test_puts_each_element_of_a_long_struct_on_its_own_line(self):
+        weights = collections.OrderedDict(
+            trainable=[(np.float32, [784, 62]), (np.float32, [62])], non_trainable=[]
+        )
+        state = computation_types.to_type(
+            collections.OrderedDict(
+                global_model_weights=weights,
+                aggregator=collections.OrderedDict(value_sum_process=(), weight_sum_process=()),
+                finalizer=collections.OrderedDict(learning_rate=np.float32),
+            )
+        )
+        data = make_clients(make_sequence([("x", (np.float32, [None, 784])), ("y", np.int32)]))
+        signature = make_function([("state", make_server(state)), ("client_data", data)], state)
+
+        assert signature.formatted_representation() == (
+            "(<\n"
+            "  state=<\n"
+            "    global_model_weights=<trainable=<float32[784,62],float32[62]>,non_trainable=<>>,\n"
+            "    aggregator=<value_sum_process=<>,weight_sum_process=<>>,\n"
+            "    finalizer=<learning_rate=float32>\n"
+            "  >@SERVER,\n"
+            "  client_data={<x=float32[?,784],y=int32>*}@CLIENTS\n"
+            "> -> <\n"
+            "  global_model_weights=<trainable=<float32[784,62],float32[62]>,non_trainable=<>>,\n"
+            "  aggregator=<value_sum_process=<>,weight_sum_process=<>>,\n"
+            "  finalizer=<learning_rate=float32>\n"
+            ">)"
+        )
+        assert signature.formatted_representation().replace("\n", "").replace(" ", "") == (
+            str(signature).replace(" ", "")
+        )

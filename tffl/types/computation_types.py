@@ -92,6 +92,14 @@ class Type(abc.ABC):
     def compact_representation(self) -> str:
         return str(self)
 
+    def formatted_representation(self) -> str:
+        """The type over several lines: structs too long for one line put an element per line.
+
+        >>> print(to_type([("x", np.float32), ("y", (np.int32, [3]))]).formatted_representation())
+        <x=float32,y=int32[3]>
+        """
+        return _formatted(self, 0)
+
     def __eq__(self, other: object) -> bool:
         return self is other or (type(other) is type(self) and self._key() == other._key())
 
@@ -500,6 +508,34 @@ class AbstractType(Type):
 
     def is_assignable_from(self, source):
         return self == source
+
+
+_LINE_WIDTH = 80
+
+
+def _formatted(type_spec: Type, indent: int) -> str:
+    """`type_spec` as text, starting at column `2 * indent` of a line."""
+    compact = str(type_spec)
+    if 2 * indent + len(compact) <= _LINE_WIDTH:
+        return compact
+    if isinstance(type_spec, StructType) and len(type_spec):
+        pad = "  " * (indent + 1)
+        lines = [
+            pad + ("" if name is None else f"{name}=") + _formatted(element, indent + 1)
+            for name, element in type_spec.elements
+        ]
+        return "<\n" + ",\n".join(lines) + "\n" + "  " * indent + ">"
+    if isinstance(type_spec, FederatedType):
+        member = _formatted(type_spec.member, indent)
+        if type_spec.all_equal:
+            return f"{member}@{type_spec.placement}"
+        return f"{{{member}}}@{type_spec.placement}"
+    if isinstance(type_spec, SequenceType):
+        return f"{_formatted(type_spec.element, indent)}*"
+    if isinstance(type_spec, FunctionType):
+        parameter = "" if type_spec.parameter is None else _formatted(type_spec.parameter, indent)
+        return f"({parameter} -> {_formatted(type_spec.result, indent)})"
+    return compact
 
 
 def _contains(type_spec: Optional[Type], kinds: tuple) -> bool:
