@@ -121,6 +121,46 @@ class TestFederatedCore:
         )
         assert fraction_above([68.0, 70.0, 80.0], 69.0) == np.float32(2.0 / 3.0)
 
+    def test_federated_select_sends_each_client_its_keys_values(self):
+        strings_type = tff.types.TensorType(np.str_, [None])
+
+        @tff.tf_computation(strings_type)
+        def get_size(x):
+            return tf.size(x)
+
+        @tff.tf_computation(strings_type, tf.int32)
+        def select_fn(server_state, key):
+            return tf.gather(server_state, key)
+
+        @tff.tf_computation(tff.SequenceType(tf.string))
+        def concatenate(values):
+            def join(joined, item):
+                return tf.cond(
+                    tf.math.equal(joined, ""),
+                    lambda: item,
+                    lambda: tf.strings.join([joined, item], ","),
+                )
+
+            return values.reduce("", join)
+
+        @tff.federated_computation(
+            tff.types.at_server(strings_type),
+            tff.types.at_clients(tff.types.TensorType(np.int32, [2])),
+        )
+        def values_for_keys(server_state, client_keys):
+            max_key = tff.federated_map(get_size, server_state)
+            selected = tff.federated_select(client_keys, max_key, server_state, select_fn)
+            return tff.federated_map(concatenate, selected)
+
+        assert str(values_for_keys.type_signature) == (
+            "(<server_state=string[?]@SERVER,client_keys={int32[2]}@CLIENTS> -> {string}@CLIENTS)"
+        )
+        assert values_for_keys(["a", "b", "c"], [[1, 0], [2, 1], [0, 2]]) == [
+            b"b,a",
+            b"c,b",
+            b"a,c",
+        ]
+
 
 class TestLearning:
     def test_fed_avg_then_federated_evaluation(self):
