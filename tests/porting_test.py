@@ -281,3 +281,70 @@ class TestLearning:
         before = _central_loss(federated_algorithm.initialize(), federated_train_data[0])
         after = _central_loss(server_state, federated_train_data[0])
         assert after < before
+
+
+class TestCustomAggregator:
+    def test_a_factory_wrapping_an_inner_factory(self):
+        @tff.tf_computation()
+        def scale(value, factor):
+            return tf.nest.map_structure(lambda x: x * factor, value)
+
+        @tff.tf_computation()
+        def unscale(value, factor):
+            return tf.nest.map_structure(lambda x: x / factor, value)
+
+        @tff.tf_computation()
+        def add_one(value):
+            return value + 1.0
+
+        class ScaledSumFactory(tff.aggregators.UnweightedAggregationFactory):
+            def __init__(self, inner_factory=None):
+                self._inner_factory = inner_factory or tff.aggregators.SumFactory()
+
+            def create(self, value_type):
+                inner_process = self._inner_factory.create(value_type)
+
+                @tff.federated_computation()
+                def initialize_fn():
+                    my_state = tff.federated_value(0.0, tff.SERVER)
+                    return tff.federated_zip((my_state, inner_process.initialize()))
+
+                @tff.federated_computation(
+                    initialize_fn.type_signature.result, tff.types.at_clients(value_type)
+                )
+                def next_fn(state, value):
+                    state, inner_state = state
+                    new_state = tff.federated_map(add_one, state)
+                    state_at_clients = tff.federated_broadcast(new_state)
+                    scaled_value = tff.federated_map(scale, (value, state_at_clients))
+                    inner_output = inner_process.next(inner_state, scaled_value)
+                    unscaled_value = tff.federated_map(unscale, (inner_output.result, new_state))
+                    measurements = tff.federated_zip(
+                        collections.OrderedDict(
+                            scaled_value=inner_output.result,
+                            example_task=inner_output.measurements,
+                        )
+                    )
+                    return tff.templates.MeasuredProcessOutput(
+                        state=tff.federated_zip((new_state, inner_output.state)),
+                        result=unscaled_value,
+                        measurements=measurements,
+                    )
+
+                return tff.templates.AggregationProcess(initialize_fn, next_fn)
+
+        process = ScaledSumFactory().create(tff.TensorType(np.float32))
+        assert str(process.initialize.type_signature) == "( -> <float32,<>>@SERVER)"
+        assert str(process.next.type_signature) == (
+            "(<state=<float32,<>>@SERVER,value={float32}@CLIENTS> -> "
+            "<state=<float32,<>>@SERVER,result=float32@SERVER,"
+            "measurements=<scaled_value=float32,example_task=<>>@SERVER>)"
+        )
+
+        output = process.next(process.initialize(), [1.0, 2.0, 5.0])
+        assert output.result == np.float32(8.0)
+        assert output.measurements == collections.OrderedDict(scaled_value=8.0, example_task=())
+        output = process.next(output.state, [1.0, 2.0, 5.0])
+        assert output.result == np.float32(8.0)
+        assert output.measurements["scaled_value"] == np.float32(16.0)
+        assert output.state == (2.0, ())
