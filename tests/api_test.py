@@ -143,6 +143,7 @@ def test_learning_optimizers_all_is_pinned():
             "Optimizer",
             "build_adagrad",
             "build_adam",
+            "build_adamw",
             "build_optimizer",
             "build_rmsprop",
             "build_sgdm",

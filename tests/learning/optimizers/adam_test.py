@@ -103,3 +103,64 @@ class TestBuildAdam:
         assert str(raised.value) == (
             "build_adam: expected beta_1 to be a float, got None of type NoneType"
         )
+
+
+def _reference_adamw(learning_rate, beta_1, beta_2, epsilon, weight_decay):
+    """Three AdamW steps in float64: Adam's step plus `lr * weight_decay * w`."""
+    learning_rate, beta_1, beta_2, epsilon, weight_decay = map(
+        steps.as_held, (learning_rate, beta_1, beta_2, epsilon, weight_decay)
+    )
+    weights = [w.astype(np.float64) for w in steps.WEIGHTS]
+    first = [np.zeros_like(w) for w in weights]
+    second = [np.zeros_like(w) for w in weights]
+    for t, gradients in enumerate(steps.GRADIENTS, start=1):
+        rate = np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        for i, g in enumerate(gradients):
+            first[i] = beta_1 * first[i] + (1 - beta_1) * g
+            second[i] = beta_2 * second[i] + (1 - beta_2) * g**2
+            adam_step = rate * first[i] / (np.sqrt(second[i]) + epsilon)
+            weights[i] = weights[i] - learning_rate * (adam_step + weight_decay * weights[i])
+    return weights
+
+
+class TestBuildAdamW:
+    @pytest.mark.parametrize(
+        "hparams",
+        [(0.1, 0.9, 0.999, 1e-7, 0.004), (0.5, 0.5, 0.75, 0.01, 0.25)],
+        ids=["defaults", "custom"],
+    )
+    def test_follows_the_formula_when_stepped_three_times(self, hparams):
+        state, weights = steps.three_steps(adam.build_adamw(*hparams), as_dict=True)
+        for actual, wanted in zip(weights, _reference_adamw(*hparams)):
+            np.testing.assert_allclose(actual, wanted, rtol=1e-6)
+        assert int(state["step"]) == 3
+
+    def test_matches_keras_adamw_when_stepped_three_times(self):
+        _, weights = steps.three_steps(adam.build_adamw(weight_decay=0.004), as_dict=False)
+        expected = steps.keras_three_steps(tf.keras.optimizers.AdamW(weight_decay=0.004))
+        for actual, wanted in zip(weights, expected):
+            np.testing.assert_allclose(actual, wanted, rtol=1e-6)
+
+    def test_is_adam_when_weight_decay_is_zero(self):
+        _, adamw_weights = steps.three_steps(adam.build_adamw(0.1, weight_decay=0.0), False)
+        _, adam_weights = steps.three_steps(adam.build_adam(0.1), False)
+        for actual, wanted in zip(adamw_weights, adam_weights):
+            np.testing.assert_array_equal(actual, wanted)
+
+    def test_holds_weight_decay_among_its_hparams(self):
+        opt = adam.build_adamw(0.25, weight_decay=0.125)
+        state = opt.initialize(steps.SPECS)
+        assert list(opt.get_hparams(state)) == [
+            "learning_rate",
+            "beta_1",
+            "beta_2",
+            "epsilon",
+            "weight_decay",
+        ]
+        state = opt.set_hparams(state, {"weight_decay": 0.5})
+        assert float(opt.get_hparams(state)["weight_decay"]) == 0.5
+
+    def test_raises_when_weight_decay_is_negative(self):
+        with pytest.raises(ValueError) as raised:
+            adam.build_adamw(weight_decay=-0.1)
+        assert str(raised.value) == "build_adamw: weight_decay must be >= 0, got -0.1"

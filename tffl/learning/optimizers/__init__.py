@@ -2,6 +2,7 @@
 
 from tffl.learning.optimizers.adagrad import build_adagrad
 from tffl.learning.optimizers.adam import build_adam
+from tffl.learning.optimizers.adam import build_adamw
 from tffl.learning.optimizers.keras_optimizer import KerasOptimizer
 from tffl.learning.optimizers.keras_optimizer import build_optimizer
 from tffl.learning.optimizers.optimizer import Optimizer
@@ -14,6 +15,7 @@ __all__ = [
     "Optimizer",
     "build_adagrad",
     "build_adam",
+    "build_adamw",
     "build_optimizer",
     "build_rmsprop",
     "build_sgdm",

@@ -2,7 +2,9 @@
 
 Bias-corrected first and second moment estimates, with epsilon added after the
 square root of the uncorrected second moment ("epsilon hat" in the paper's Section
-2), as `tf.keras.optimizers.Adam` computes it.
+2), as `tf.keras.optimizers.Adam` computes it. AdamW (Loshchilov and Hutter, 2019,
+"Decoupled Weight Decay Regularization") also shrinks the weights by
+`learning_rate * weight_decay` of themselves each step.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from tffl.learning.optimizers import optimizer
 BETA_1_KEY = "beta_1"
 BETA_2_KEY = "beta_2"
 EPSILON_KEY = "epsilon"
+WEIGHT_DECAY_KEY = "weight_decay"
 STEP_KEY = "step"
 ACCUMULATOR_KEY = "accumulator"
 PRECONDITIONER_KEY = "preconditioner"
-HPARAMS_KEYS = (optimizer.LEARNING_RATE_KEY, BETA_1_KEY, BETA_2_KEY, EPSILON_KEY)
 
 
 def adam_second_moment(preconditioner, squared_gradient, beta_2):
@@ -34,8 +36,9 @@ class AdamFamily(optimizer.Optimizer):
     """Adam, or an optimizer that differs from it only in the second-moment update.
 
     Args:
-      name: the optimizer's name in error messages (`adam`, `yogi`).
-      hparams: `learning_rate`, `beta_1`, `beta_2`, `epsilon`.
+      name: the optimizer's name in error messages (`adam`, `adamw`, `yogi`).
+      hparams: `learning_rate`, `beta_1`, `beta_2`, `epsilon`, and for AdamW
+        `weight_decay`.
       initial_preconditioner: the second moment's starting value.
       second_moment: `(v, g**2, beta_2) -> new v`.
     """
@@ -49,6 +52,7 @@ class AdamFamily(optimizer.Optimizer):
     ):
         self._name = name
         self._hparams = hparams
+        self._hparams_keys = tuple(hparams)
         self._initial_preconditioner = initial_preconditioner
         self._second_moment = second_moment
 
@@ -65,7 +69,7 @@ class AdamFamily(optimizer.Optimizer):
     ) -> Tuple[collections.OrderedDict, Any]:
         context = f"{self._name}.next"
         optimizer.check_state_keys(
-            state, HPARAMS_KEYS + (STEP_KEY, ACCUMULATOR_KEY, PRECONDITIONER_KEY), context
+            state, self._hparams_keys + (STEP_KEY, ACCUMULATOR_KEY, PRECONDITIONER_KEY), context
         )
         weights, gradients = optimizer.prepare_step(weights, gradients, context)
         for key in (ACCUMULATOR_KEY, PRECONDITIONER_KEY):
@@ -74,6 +78,7 @@ class AdamFamily(optimizer.Optimizer):
         beta_1 = state[BETA_1_KEY]
         beta_2 = state[BETA_2_KEY]
         epsilon = state[EPSILON_KEY]
+        weight_decay = state.get(WEIGHT_DECAY_KEY)
         step = state[STEP_KEY] + 1
 
         def update(w, a, p, g):
@@ -87,8 +92,11 @@ class AdamFamily(optimizer.Optimizer):
                 * tf.sqrt(1.0 - tf.pow(b2, t))
                 / (1.0 - tf.pow(b1, t))
             )
-            w = w - (a * corrected_rate) / (tf.sqrt(p) + tf.cast(epsilon, w.dtype))
-            return w, a, p
+            step_size = (a * corrected_rate) / (tf.sqrt(p) + tf.cast(epsilon, w.dtype))
+            if weight_decay is not None:
+                rate = tf.cast(learning_rate, w.dtype)
+                step_size = step_size + rate * tf.cast(weight_decay, w.dtype) * w
+            return w - step_size, a, p
 
         updated_weights, accumulator, preconditioner = optimizer.map_leaves(
             update,
@@ -105,12 +113,12 @@ class AdamFamily(optimizer.Optimizer):
         return updated_state, updated_weights
 
     def get_hparams(self, state: collections.OrderedDict) -> collections.OrderedDict:
-        return optimizer.select_hparams(state, HPARAMS_KEYS)
+        return optimizer.select_hparams(state, self._hparams_keys)
 
     def set_hparams(
         self, state: collections.OrderedDict, hparams: Mapping[str, Any]
     ) -> collections.OrderedDict:
-        return optimizer.replace_hparams(state, hparams, HPARAMS_KEYS, self._name)
+        return optimizer.replace_hparams(state, hparams, self._hparams_keys, self._name)
 
 
 def checked_hparams(learning_rate, beta_1, beta_2, epsilon, context: str):
@@ -161,3 +169,40 @@ def build_adam(
       ValueError: if a hyperparameter is out of range.
     """
     return AdamFamily("adam", checked_hparams(learning_rate, beta_1, beta_2, epsilon, "build_adam"))
+
+
+def build_adamw(
+    learning_rate: float = 0.001,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-7,
+    weight_decay: float = 0.004,
+) -> optimizer.Optimizer:
+    """Returns an `Optimizer` for AdamW: Adam with decoupled weight decay.
+
+    The state is Adam's (see `build_adam`) with `weight_decay` after `epsilon`.
+    One step, `w` on the right being the weights before it:
+
+    ```
+    w = w - lr * (sqrt(1 - beta_2**t) / (1 - beta_1**t) * a / (sqrt(p) + epsilon)
+                  + weight_decay * w)
+    ```
+
+    >>> adamw = build_adamw(learning_rate=0.1, weight_decay=0.5)
+    >>> state = adamw.initialize([tf.TensorSpec([])])
+    >>> state, weights = adamw.next(state, [tf.constant(1.0)], [tf.constant(2.0)])
+    >>> round(float(weights[0]), 6)
+    0.85
+
+    Args:
+      learning_rate, beta_1, beta_2, epsilon: as `build_adam`.
+      weight_decay: The fraction of the weights taken off per unit of learning
+        rate, `>= 0`; 0 gives Adam.
+
+    Raises:
+      TypeError: if a hyperparameter is not a real number.
+      ValueError: if a hyperparameter is out of range.
+    """
+    hparams = checked_hparams(learning_rate, beta_1, beta_2, epsilon, "build_adamw")
+    hparams[WEIGHT_DECAY_KEY] = optimizer.check_hparam(weight_decay, "weight_decay", "build_adamw")
+    return AdamFamily("adamw", hparams)
