@@ -180,6 +180,7 @@ def test_simulation_all_is_pinned():
 def test_simulation_datasets_all_is_pinned():
     assert sorted(tffl.simulation.datasets.__all__) == [
         "ClientData",
+        "TestClientData",
         "digits",
         "emnist",
         "partition_by_feature",

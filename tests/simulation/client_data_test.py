@@ -386,6 +386,17 @@ class TestTrainTestClientSplit:
         )
 
 
+class TestTffName:
+    def test_test_client_data_builds_in_memory_client_data(self):
+        data = tffl.simulation.datasets.TestClientData(
+            {"b": {"x": np.array([1.0, 2.0], np.float32)}, "a": {"x": np.array([3.0], np.float32)}}
+        )
+
+        assert isinstance(data, ClientData)
+        assert data.client_ids == ["a", "b"]
+        assert [float(e["x"]) for e in data.create_tf_dataset_for_client("b")] == [1.0, 2.0]
+
+
 class TestDocstringExamples:
     def test_runs_without_failures_when_module_examples_are_run(self):
         globs = {**vars(client_data), "np": np, "collections": collections, "tffl": tffl}

@@ -544,3 +544,17 @@ class _SubsetClientData(_ListedClientData):
     @property
     def element_type_structure(self) -> Any:
         return self._base.element_type_structure
+
+
+def TestClientData(tensor_slices: Mapping[str, Any]) -> ClientData:  # noqa: N802 (TFF's name)
+    """`ClientData.from_tensor_slices(tensor_slices)`, under TFF's name.
+
+    TFF's `TestClientData` is a class; here the in-memory client data is one of
+    `ClientData`'s constructors, and this name returns what it builds.
+
+    >>> import numpy as np, tffl
+    >>> data = tffl.simulation.datasets.TestClientData({'a': np.arange(3), 'b': np.arange(2)})
+    >>> data.client_ids, len(list(data.create_tf_dataset_for_client('b')))
+    (['a', 'b'], 2)
+    """
+    return ClientData.from_tensor_slices(tensor_slices)

@@ -5,6 +5,7 @@ datasets yield one example per element; batch them with `ClientData.preprocess`.
 """
 
 from tffl.simulation.client_data import ClientData
+from tffl.simulation.client_data import TestClientData
 from tffl.simulation.datasets import digits
 from tffl.simulation.datasets import emnist
 from tffl.simulation.datasets import synthetic
@@ -15,6 +16,7 @@ from tffl.simulation.partitioners import partition_iid
 
 __all__ = [
     "ClientData",
+    "TestClientData",
     "digits",
     "emnist",
     "partition_by_feature",
