@@ -117,9 +117,16 @@ class TestArgumentsTffDoesNotHave:
 
         assert str(raised.value) == f"create_sync_local_cpp_execution_context {message}"
 
-    def test_test_contexts_take_keyword_arguments_only(self):
-        with pytest.raises(TypeError):
-            tffl.backends.test.create_sync_test_cpp_execution_context(3)
+    def test_functions_carry_tff_names_and_say_what_they_do(self):
+        for module in (tffl.backends.native, tffl.backends.test):
+            for name in dir(module):
+                if name.endswith("_execution_context"):
+                    function = getattr(module, name)
+                    assert function.__name__ == name
+                    action = "Makes the default" if name.startswith("set_") else "Returns"
+                    kind = "an asynchronous" if "_async_" in name else "a synchronous"
+                    assert function.__doc__.startswith(f"{action}")
+                    assert f"{kind} local context" in function.__doc__
 
 
 class TestDocstringExamples:

@@ -11,6 +11,9 @@ with masking. tffl has no separate C++ runtime to start.
 
 from __future__ import annotations
 
+from typing import Callable
+from typing import Optional
+
 from tffl.backends import local
 from tffl.core import context_stack
 
@@ -22,6 +25,14 @@ def context_for(
     stream_structs: bool,
     asynchronous: bool,
 ) -> context_stack.Context:
+    """The local context TFF's context function `label` stands for.
+
+    Raises:
+      TypeError: naming `label`, for a `default_num_clients` that is not an int
+        or a `stream_structs` that is not a bool.
+      ValueError: naming `label`, for a negative `default_num_clients` or a
+        positive `max_concurrent_computation_calls`.
+    """
     if isinstance(default_num_clients, bool) or not isinstance(default_num_clients, int):
         raise TypeError(
             f"{label} default_num_clients: expected an int, got {default_num_clients!r}"
@@ -43,12 +54,30 @@ def context_for(
     return local.create_context(num_clients=default_num_clients or None, asynchronous=asynchronous)
 
 
-def create_sync_local_cpp_execution_context(
-    default_num_clients: int = 0,
-    max_concurrent_computation_calls: int = -1,
-    stream_structs: bool = False,
-) -> context_stack.Context:
-    """tffl's local context (`tffl.backends.local.create_context`), under TFF's name.
+def context_function(name: str, asynchronous: bool, sets_default: bool) -> Callable:
+    """TFF's context function `name`: it creates the local context, or makes it the default."""
+
+    def context_fn(
+        default_num_clients: int = 0,
+        max_concurrent_computation_calls: int = -1,
+        stream_structs: bool = False,
+    ) -> Optional[context_stack.Context]:
+        context = context_for(
+            name,
+            default_num_clients,
+            max_concurrent_computation_calls,
+            stream_structs,
+            asynchronous,
+        )
+        if not sets_default:
+            return context
+        context_stack.set_default_context(context)
+        return None
+
+    action = "Makes the default context" if sets_default else "Returns"
+    kind = "an asynchronous" if asynchronous else "a synchronous"
+    context_fn.__name__ = context_fn.__qualname__ = name
+    context_fn.__doc__ = f"""{action} {kind} local context (`tffl.backends.local`).
 
     Args:
       default_num_clients: clients to use when the arguments do not say; 0 infers
@@ -57,62 +86,20 @@ def create_sync_local_cpp_execution_context(
       stream_structs: accepted for TFF's signature; no effect in this process.
 
     Raises:
-      ValueError: for a negative `default_num_clients` or a positive
-        `max_concurrent_computation_calls`.
+      TypeError, ValueError: for arguments outside those ranges.
     """
-    return context_for(
-        "create_sync_local_cpp_execution_context",
-        default_num_clients,
-        max_concurrent_computation_calls,
-        stream_structs,
-        asynchronous=False,
-    )
+    return context_fn
 
 
-def set_sync_local_cpp_execution_context(
-    default_num_clients: int = 0,
-    max_concurrent_computation_calls: int = -1,
-    stream_structs: bool = False,
-) -> None:
-    """Makes `create_sync_local_cpp_execution_context(...)` the default context."""
-    context_stack.set_default_context(
-        context_for(
-            "set_sync_local_cpp_execution_context",
-            default_num_clients,
-            max_concurrent_computation_calls,
-            stream_structs,
-            asynchronous=False,
-        )
-    )
-
-
-def create_async_local_cpp_execution_context(
-    default_num_clients: int = 0,
-    max_concurrent_computation_calls: int = -1,
-    stream_structs: bool = False,
-) -> context_stack.Context:
-    """As `create_sync_local_cpp_execution_context`; calls return coroutines to await."""
-    return context_for(
-        "create_async_local_cpp_execution_context",
-        default_num_clients,
-        max_concurrent_computation_calls,
-        stream_structs,
-        asynchronous=True,
-    )
-
-
-def set_async_local_cpp_execution_context(
-    default_num_clients: int = 0,
-    max_concurrent_computation_calls: int = -1,
-    stream_structs: bool = False,
-) -> None:
-    """Makes `create_async_local_cpp_execution_context(...)` the default context."""
-    context_stack.set_default_context(
-        context_for(
-            "set_async_local_cpp_execution_context",
-            default_num_clients,
-            max_concurrent_computation_calls,
-            stream_structs,
-            asynchronous=True,
-        )
-    )
+create_sync_local_cpp_execution_context = context_function(
+    "create_sync_local_cpp_execution_context", asynchronous=False, sets_default=False
+)
+set_sync_local_cpp_execution_context = context_function(
+    "set_sync_local_cpp_execution_context", asynchronous=False, sets_default=True
+)
+create_async_local_cpp_execution_context = context_function(
+    "create_async_local_cpp_execution_context", asynchronous=True, sets_default=False
+)
+set_async_local_cpp_execution_context = context_function(
+    "set_async_local_cpp_execution_context", asynchronous=True, sets_default=True
+)
