@@ -17,10 +17,9 @@ import tffl as tff
 
 
 @pytest.fixture(autouse=True)
-def tff_context():
+def tff_context(set_context):
+    """TFF's first line; `set_context` restores the default context afterwards."""
     tff.backends.native.set_sync_local_cpp_execution_context()
-    yield
-    tff.backends.local.set_context()
 
 
 def _client_datasets(num_clients, seed=0):

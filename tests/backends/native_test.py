@@ -25,12 +25,6 @@ def secure_total(values):
     return tffl.federated_secure_sum(values, 15)
 
 
-@pytest.fixture
-def restore_default():
-    yield
-    tffl.backends.local.set_context()
-
-
 SYNC = [
     tffl.backends.native.set_sync_local_cpp_execution_context,
     tffl.backends.test.set_sync_test_cpp_execution_context,
@@ -48,7 +42,7 @@ CREATE = [
 
 
 class TestSetContext:
-    def test_a_tff_program_first_line_sets_the_local_context(self, restore_default):
+    def test_a_tff_program_first_line_sets_the_local_context(self, set_context):
         import tffl as tff
 
         tff.backends.native.set_sync_local_cpp_execution_context()
@@ -59,19 +53,19 @@ class TestSetContext:
         assert secure_total([15, 1, 0]) == np.int32(16)
 
     @pytest.mark.parametrize("set_fn", SYNC, ids=lambda f: f.__name__)
-    def test_default_num_clients_counts_clients_no_argument_names(self, restore_default, set_fn):
+    def test_default_num_clients_counts_clients_no_argument_names(self, set_context, set_fn):
         set_fn(default_num_clients=4)
 
         assert client_count() == np.int32(4)
 
     @pytest.mark.parametrize("set_fn", ASYNC, ids=lambda f: f.__name__)
-    def test_async_contexts_return_coroutines(self, restore_default, set_fn):
+    def test_async_contexts_return_coroutines(self, set_context, set_fn):
         set_fn(default_num_clients=3)
 
         assert type(context_stack.current()) is execution_context.AsyncExecutionContext
         assert asyncio.run(client_count()) == np.int32(3)
 
-    def test_stream_structs_gives_the_same_results(self, restore_default):
+    def test_stream_structs_gives_the_same_results(self, set_context):
         tffl.backends.native.set_sync_local_cpp_execution_context(stream_structs=True)
 
         assert secure_total([1, 2, 3]) == np.int32(6)
@@ -130,7 +124,7 @@ class TestArgumentsTffDoesNotHave:
 
 
 class TestDocstringExamples:
-    def test_module_example_runs(self, restore_default):
+    def test_module_example_runs(self, set_context):
         import doctest
 
         results = doctest.testmod(tffl.backends.native, verbose=False)

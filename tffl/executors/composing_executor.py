@@ -37,6 +37,7 @@ from tffl.executors import executor_base
 from tffl.executors import executor_errors
 from tffl.executors import federating_executor
 from tffl.executors import hierarchical_aggregation
+from tffl.executors import secure_aggregation
 from tffl.types import computation_types
 from tffl.types import placements
 from tffl.types import type_conversions
@@ -426,7 +427,10 @@ async def _aggregate(ex, arg, fn_type):
     return ComposingValue("server", result, fn_type.result)
 
 
-def _secure_sum_handler(definition, modular: bool):
+def _secure_sum_handler(definition):
+    kind = secure_aggregation.KIND_OF_INTRINSIC[definition.uri]
+    modular = kind == secure_aggregation.MODULUS
+
     async def handler(ex, arg, fn_type):
         return await _secure_sum(ex, arg, fn_type, definition, modular)
 
@@ -461,11 +465,9 @@ HANDLERS = {
     defs.FEDERATED_EVAL_AT_CLIENTS: _shard_handler(defs.FEDERATED_EVAL_AT_CLIENTS),
     defs.FEDERATED_EVAL_AT_SERVER: _server_handler(defs.FEDERATED_EVAL_AT_SERVER),
     defs.FEDERATED_SELECT: _shard_handler(defs.FEDERATED_SELECT),
-    defs.FEDERATED_SECURE_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_SUM, False),
-    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_handler(
-        defs.FEDERATED_SECURE_SUM_BITWIDTH, False
-    ),
-    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_MODULAR_SUM, True),
+    defs.FEDERATED_SECURE_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_SUM),
+    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_handler(defs.FEDERATED_SECURE_SUM_BITWIDTH),
+    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_MODULAR_SUM),
     defs.SEQUENCE_MAP: _server_handler(defs.SEQUENCE_MAP),
     defs.SEQUENCE_REDUCE: _server_handler(defs.SEQUENCE_REDUCE),
     defs.SEQUENCE_SUM: _server_handler(defs.SEQUENCE_SUM),

@@ -465,7 +465,9 @@ async def _secure_sum(ex, arg, result_type, label, kind: str):
     return _federated([result], result_type)
 
 
-def _secure_sum_handler(definition, kind: str):
+def _secure_sum_handler(definition):
+    kind = secure_aggregation.KIND_OF_INTRINSIC[definition.uri]
+
     async def handler(ex, arg, result_type):
         return await _secure_sum(ex, arg, result_type, definition.uri, kind)
 
@@ -504,15 +506,9 @@ HANDLERS = {
     defs.FEDERATED_EVAL_AT_CLIENTS: _eval_at_clients,
     defs.FEDERATED_EVAL_AT_SERVER: _eval_at_server,
     defs.FEDERATED_SELECT: _select,
-    defs.FEDERATED_SECURE_SUM: _secure_sum_handler(
-        defs.FEDERATED_SECURE_SUM, secure_aggregation.MAX_INPUT
-    ),
-    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_handler(
-        defs.FEDERATED_SECURE_SUM_BITWIDTH, secure_aggregation.BITWIDTH
-    ),
-    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_sum_handler(
-        defs.FEDERATED_SECURE_MODULAR_SUM, secure_aggregation.MODULUS
-    ),
+    defs.FEDERATED_SECURE_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_SUM),
+    defs.FEDERATED_SECURE_SUM_BITWIDTH: _secure_sum_handler(defs.FEDERATED_SECURE_SUM_BITWIDTH),
+    defs.FEDERATED_SECURE_MODULAR_SUM: _secure_sum_handler(defs.FEDERATED_SECURE_MODULAR_SUM),
     defs.SEQUENCE_MAP: _sequence_handler(defs.SEQUENCE_MAP),
     defs.SEQUENCE_REDUCE: _sequence_handler(defs.SEQUENCE_REDUCE),
     defs.SEQUENCE_SUM: _sequence_handler(defs.SEQUENCE_SUM),

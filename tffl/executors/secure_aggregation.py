@@ -142,6 +142,12 @@ BITWIDTH = "bitwidth"
 MODULUS = "modulus"
 MAX_INPUT = "max_input"
 KINDS = (BITWIDTH, MODULUS, MAX_INPUT)
+# The kind of parameter each secure-sum intrinsic takes, by the intrinsic's URI.
+KIND_OF_INTRINSIC = {
+    "federated_secure_sum": MAX_INPUT,
+    "federated_secure_sum_bitwidth": BITWIDTH,
+    "federated_secure_modular_sum": MODULUS,
+}
 
 
 def moduli_and_bounds(
